@@ -1,0 +1,61 @@
+/*
+ * bytes.h -- little-endian load/store and small helpers for on-media and
+ * on-wire formats. Every pinned format in docs/formats.md is little-endian
+ * and is read and written only through these, never by casting structs.
+ */
+#ifndef FL_BYTES_H
+#define FL_BYTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+static inline void fl_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void fl_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void fl_put_le64(uint8_t *p, uint64_t v)
+{
+	fl_put_le32(p, (uint32_t)v);
+	fl_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint16_t fl_get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t fl_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
+}
+
+static inline uint64_t fl_get_le64(const uint8_t *p)
+{
+	return (uint64_t)fl_get_le32(p) | ((uint64_t)fl_get_le32(p + 4) << 32);
+}
+
+/* CRC-32 (IEEE 802.3, reflected, poly 0xEDB88320, init and xorout
+ * 0xFFFFFFFF): fl_crc32(0, "123456789", 9) == 0xCBF43926. Pass the previous
+ * result as crc to continue over several buffers. */
+uint32_t fl_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* Copies a NUL-terminated string into dst of size dst_size, always
+ * terminating it. Returns 0, or FL_ETOOBIG if src did not fit (dst then holds
+ * a truncated copy). */
+int fl_strlcpy(char *dst, const char *src, size_t dst_size);
+
+/* Constant-time comparison of n bytes; 0 when equal. */
+int fl_memeq_ct(const void *a, const void *b, size_t n);
+
+#endif
