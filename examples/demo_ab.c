@@ -16,14 +16,15 @@
 #include <string.h>
 
 #include "fl/bootsim.h"
+#include "fl/bytes.h"
 #include "fl/crypto_openssl.h"
 #include "fl/err.h"
 #include "fl/flash_sim.h"
 #include "fl/installer.h"
 #include "fl/slots.h"
 
-#define SECTOR 4096u
-#define SLOT_BYTES (16u * SECTOR)
+#define SECTOR	    4096u
+#define SLOT_BYTES  (16u * SECTOR)
 #define FLASH_BYTES (4u * SECTOR + 2u * SLOT_BYTES)
 
 static const struct fl_flash_geom geom = {FLASH_BYTES, SECTOR, 1, 0xFF};
@@ -46,15 +47,19 @@ struct image {
 	uint64_t counter;
 };
 
-static const char *const state_names[] = {"empty", "writing", "staged",
+static const char *const state_names[] = {"empty", "writing",	"staged",
 					  "trial", "confirmed", "bad"};
-static const char *const outcome_names[] = {
-	"none", "writing", "staged", "on trial", "committed", "failed",
-	"reverted"};
-static const char *const reason_names[] = {
-	"-", "digest mismatch", "flash error", "trial not confirmed",
-	"rejected by its health check", "image corrupt at boot", "cancelled",
-	"reverted by the boot loader"};
+static const char *const outcome_names[] = {"none",	"writing",   "staged",
+					    "on trial", "committed", "failed",
+					    "reverted"};
+static const char *const reason_names[] = {"-",
+					   "digest mismatch",
+					   "flash error",
+					   "trial not confirmed",
+					   "rejected by its health check",
+					   "image corrupt at boot",
+					   "cancelled",
+					   "reverted by the boot loader"};
 
 static void say(const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -137,8 +142,9 @@ static void power_on(struct device *d, const struct fl_sim_faults *faults,
 	    d->handoff.booted_slot == 0 ? 'A' : 'B',
 	    d->slots.info[d->handoff.booted_slot].version,
 	    d->handoff.is_trial ? " ON TRIAL (one try, already spent)" : "",
-	    d->handoff.is_reverted ? " (the trial of the other slot was abandoned)"
-				   : "");
+	    d->handoff.is_reverted
+		    ? " (the trial of the other slot was abandoned)"
+		    : "");
 	describe_slots(d);
 }
 
@@ -169,20 +175,22 @@ static uint32_t install(struct device *d, const struct image *img,
 	t.image_len = img->len;
 	memcpy(t.sha256, img->sha256, FL_SHA256_BYTES);
 	t.counter = img->counter;
-	strncpy(t.version, img->version, sizeof(t.version) - 1);
+	fl_strlcpy(t.version, img->version, sizeof(t.version));
 	if (from == UINT32_MAX) {
 		rc = fl_install_begin(&in, &d->slots, &t);
 		if (rc != 0)
 			die("begin", rc);
-		say("[agent]", "install %s into slot %c: its record now says "
-			       "WRITING, before any byte is written",
+		say("[agent]",
+		    "install %s into slot %c: its record now says "
+		    "WRITING, before any byte is written",
 		    img->version, in.slot == 0 ? 'A' : 'B');
 	} else {
 		rc = fl_install_resume(&in, &d->slots, &t, from);
 		if (rc != 0)
 			die("resume", rc);
-		say("[agent]", "resume attempt %u at byte %u (re-hashed the "
-			       "%u bytes already in flash)",
+		say("[agent]",
+		    "resume attempt %u at byte %u (re-hashed the "
+		    "%u bytes already in flash)",
 		    attempt, in.written, in.written);
 	}
 	for (uint32_t off = in.written; off < img->len;) {
@@ -191,7 +199,8 @@ static uint32_t install(struct device *d, const struct image *img,
 		rc = fl_install_write(&in, img->data + off, n);
 		if (rc == FL_EPOWER) {
 			printf("\n  *** POWER CUT during flash operation %u "
-			       "(a torn write), %u of %u bytes downloaded ***\n",
+			       "(a torn write), %u of %u bytes downloaded "
+			       "***\n",
 			       d->sim.ops, off, img->len);
 			*is_cut = 1;
 			return checkpoint;
@@ -210,8 +219,9 @@ static uint32_t install(struct device *d, const struct image *img,
 	rc = fl_install_finish(&in);
 	if (rc != 0)
 		die("finish", rc);
-	say("[agent]", "finish: synced, read all %u bytes back, SHA-256 "
-		       "matches: slot is STAGED",
+	say("[agent]",
+	    "finish: synced, read all %u bytes back, SHA-256 "
+	    "matches: slot is STAGED",
 	    img->len);
 	rc = fl_install_activate(&in);
 	if (rc != 0)
@@ -237,7 +247,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			cut.seed = strtoull(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: demo_ab [--cut-at N] [--seed S]\n");
+			fprintf(stderr,
+				"usage: demo_ab [--cut-at N] [--seed S]\n");
 			return 2;
 		}
 	}
@@ -278,8 +289,9 @@ int main(int argc, char **argv)
 		       "within limits: OK");
 	if ((rc = fl_slots_confirm(&dev.slots)) != 0)
 		die("confirm", rc);
-	say("[agent]", "confirm: slot B CONFIRMED (the commit point); "
-		       "anti-rollback floor now %llu",
+	say("[agent]",
+	    "confirm: slot B CONFIRMED (the commit point); "
+	    "anti-rollback floor now %llu",
 	    (unsigned long long)fl_slots_floor(&dev.slots));
 	report_attempt(&dev);
 

@@ -77,17 +77,19 @@ static int sim_begin(struct fl_sim *s, enum fl_sim_op op, uint32_t off,
 
 			memset(mem, erased, done);
 			for (uint32_t i = done; i < done + unit && i < len; i++)
-				mem[i] = (uint8_t)(erased == 0xFF
-						   ? mem[i] | sim_rand(s)
-						   : mem[i] & sim_rand(s));
+				mem[i] =
+					(uint8_t)(erased == 0xFF
+							  ? mem[i] | sim_rand(s)
+							  : mem[i] &
+								    sim_rand(
+									    s));
 		}
 		break;
 	case FL_SIM_CUT_GARBAGE:
 		for (size_t i = 0; i < len; i++)
 			mem[i] = (uint8_t)sim_rand(s);
 		break;
-	default: /* CLEAN: the operation never happened */
-		break;
+	default: /* CLEAN: the operation never happened */ break;
 	}
 	return FL_EPOWER;
 }

@@ -31,8 +31,9 @@ static int fail(struct fl_install *in, int rc)
 static int check_target(const struct fl_slots *s,
 			const struct fl_install_target *t, unsigned slot)
 {
-	if (t->attempt_id == 0 || memchr(t->version, '\0', FL_VERSION_MAX) ==
-					  NULL || t->version[0] == '\0')
+	if (t->attempt_id == 0 ||
+	    memchr(t->version, '\0', FL_VERSION_MAX) == NULL ||
+	    t->version[0] == '\0')
 		return FL_EINVAL;
 	if (t->image_len == 0 || t->image_len > s->cfg.slot[slot].size)
 		return FL_ENOSPC;
@@ -117,7 +118,8 @@ int fl_install_resume(struct fl_install *in, struct fl_slots *s,
 			n = FL_INSTALL_BUF_BYTES;
 		rc = fl_area_read(area(in), in->written, in->buf, n);
 		if (rc == 0)
-			rc = s->cfg.crypto->sha256_update(&in->hash, in->buf, n);
+			rc = s->cfg.crypto->sha256_update(&in->hash, in->buf,
+							  n);
 		in->written += n;
 	}
 	in->flushed = offset;

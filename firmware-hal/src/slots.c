@@ -22,11 +22,20 @@
 #include "fl/bytes.h"
 #include "fl/err.h"
 
-#define REC_MAGIC 0x52534C46u /* "FLSR" little-endian */
+#define REC_MAGIC  0x52534C46u /* "FLSR" little-endian */
 #define REC_FORMAT 1u
-#define NO_COPY 0xFFu
+#define NO_COPY	   0xFFu
 
-_Static_assert(FL_SLOT_RECORD_BYTES == 144, "docs/formats.md: 144 bytes");
+/* Offsets of docs/formats.md, "Record layout, format 1". */
+#define OFF_VERSION 76
+#define OFF_PREV    (OFF_VERSION + FL_VERSION_MAX)
+#define OFF_CRC	    (OFF_PREV + FL_VERSION_MAX)
+_Static_assert(OFF_PREV == 108, "docs/formats.md: prev_version at 108");
+_Static_assert(OFF_CRC == 140, "docs/formats.md: crc32 at 140");
+_Static_assert(FL_SLOT_RECORD_BYTES == OFF_CRC + 4,
+	       "docs/formats.md: 144 bytes");
+_Static_assert(FL_SHA256_BYTES == 32 && 20 + FL_SHA256_BYTES == 52,
+	       "docs/formats.md: sha256 at 20..51");
 _Static_assert(FL_SLOT_RECORD_BYTES <= sizeof(((struct fl_slots *)0)->buf),
 	       "record fits the scratch buffer");
 
@@ -48,22 +57,22 @@ void fl_slot_record_encode(uint8_t out[FL_SLOT_RECORD_BYTES], unsigned slot,
 	out[72] = in->tries_total;
 	out[73] = in->reason;
 	out[74] = in->reset_reason;
-	memcpy(out + 76, in->version, FL_VERSION_MAX);
-	memcpy(out + 108, in->prev_version, FL_VERSION_MAX);
-	out[76 + FL_VERSION_MAX - 1] = '\0';
-	out[108 + FL_VERSION_MAX - 1] = '\0';
-	fl_put_le32(out + 140, fl_crc32(0, out, 140));
+	memcpy(out + OFF_VERSION, in->version, FL_VERSION_MAX);
+	memcpy(out + OFF_PREV, in->prev_version, FL_VERSION_MAX);
+	out[OFF_PREV - 1] = '\0';
+	out[OFF_CRC - 1] = '\0';
+	fl_put_le32(out + OFF_CRC, fl_crc32(0, out, OFF_CRC));
 }
 
-int fl_slot_record_decode(const uint8_t in[FL_SLOT_RECORD_BYTES],
-			  unsigned slot, struct fl_slot_info *out)
+int fl_slot_record_decode(const uint8_t in[FL_SLOT_RECORD_BYTES], unsigned slot,
+			  struct fl_slot_info *out)
 {
 	if (fl_get_le32(in + 0) != REC_MAGIC || in[4] != REC_FORMAT ||
-	    in[5] != slot || fl_get_le32(in + 140) != fl_crc32(0, in, 140))
+	    in[5] != slot ||
+	    fl_get_le32(in + OFF_CRC) != fl_crc32(0, in, OFF_CRC))
 		return FL_ECORRUPT;
 	if (in[6] > FL_SLOT_BAD || in[6] == FL_SLOT_EMPTY ||
-	    in[76 + FL_VERSION_MAX - 1] != '\0' ||
-	    in[108 + FL_VERSION_MAX - 1] != '\0')
+	    in[OFF_PREV - 1] != '\0' || in[OFF_CRC - 1] != '\0')
 		return FL_ECORRUPT;
 	memset(out, 0, sizeof(*out));
 	out->state = in[6];
@@ -77,13 +86,12 @@ int fl_slot_record_decode(const uint8_t in[FL_SLOT_RECORD_BYTES],
 	out->tries_total = in[72];
 	out->reason = in[73];
 	out->reset_reason = in[74];
-	memcpy(out->version, in + 76, FL_VERSION_MAX);
-	memcpy(out->prev_version, in + 108, FL_VERSION_MAX);
+	memcpy(out->version, in + OFF_VERSION, FL_VERSION_MAX);
+	memcpy(out->prev_version, in + OFF_PREV, FL_VERSION_MAX);
 	return 0;
 }
 
-static uint32_t copy_off(const struct fl_slots *s, unsigned slot,
-			 unsigned copy)
+static uint32_t copy_off(const struct fl_slots *s, unsigned slot, unsigned copy)
 {
 	return (2u * slot + copy) * fl_area_erase_bytes(&s->cfg.meta);
 }
@@ -162,7 +170,8 @@ uint64_t fl_slots_floor(const struct fl_slots *s)
 	uint64_t floor = 0;
 
 	for (unsigned i = 0; i < FL_SLOT_COUNT; i++)
-		if (s->info[i].state != FL_SLOT_EMPTY && s->info[i].floor > floor)
+		if (s->info[i].state != FL_SLOT_EMPTY &&
+		    s->info[i].floor > floor)
 			floor = s->info[i].floor;
 	return floor;
 }
@@ -171,7 +180,8 @@ int fl_slots_write_record(struct fl_slots *s, unsigned slot,
 			  struct fl_slot_info *info)
 {
 	const struct fl_area *m = &s->cfg.meta;
-	uint32_t len = fl_align_up(FL_SLOT_RECORD_BYTES, fl_area_write_bytes(m));
+	uint32_t len =
+		fl_align_up(FL_SLOT_RECORD_BYTES, fl_area_write_bytes(m));
 	unsigned copy = s->newest_copy[slot] == 0 ? 1u : 0u;
 	uint64_t floor = fl_slots_floor(s);
 	int rc;
@@ -259,10 +269,12 @@ static int reconcile(struct fl_slots *s)
 			in.floor = in.counter;
 		rc = fl_slots_write_record(s, b, &in);
 	} else if (s->info[b].state == FL_SLOT_BAD) {
-		/* reject() wrote the record; make sure the boot loader knows. */
+		/* reject() wrote the record; make sure the boot loader knows.
+		 */
 		rc = ops->set_permanent(s->cfg.boot, o);
 	}
-	if (rc == 0 && s->info[o].state == FL_SLOT_TRIAL && s->boot.is_reverted) {
+	if (rc == 0 && s->info[o].state == FL_SLOT_TRIAL &&
+	    s->boot.is_reverted) {
 		in = s->info[o];
 		in.state = FL_SLOT_BAD;
 		in.reason = FL_REASON_REVERTED;
@@ -480,7 +492,7 @@ int fl_slots_switch_to_previous(struct fl_slots *s, uint32_t attempt_id)
 	memcpy(in.prev_version, s->info[b].version, FL_VERSION_MAX);
 	rc = fl_slots_write_record(s, p, &in);
 	if (rc == 0 && is_external(s))
-		rc = s->cfg.boot->ops->set_trial(s->cfg.boot, p, in.tries_total);
+		rc = s->cfg.boot->ops->set_trial(s->cfg.boot, p,
+						 in.tries_total);
 	return rc;
 }
-

@@ -28,8 +28,8 @@ static uint32_t rnd(uint64_t *x)
 	return (uint32_t)(*x >> 11);
 }
 
-static void brownouts(const struct fl_layout *lay, uint8_t tries,
-		      uint64_t seed, int commit_after)
+static void brownouts(const struct fl_layout *lay, uint8_t tries, uint64_t seed,
+		      int commit_after)
 {
 	struct fl_image a, b;
 	struct fl_dev dev;
@@ -58,8 +58,8 @@ static void brownouts(const struct fl_layout *lay, uint8_t tries,
 		 * boot here does about a hundred), or none at all. */
 		struct fl_sim_faults f = {.cut_mode = (uint8_t)(rnd(&x) % 3),
 					  .seed = rnd(&x)};
-		int is_last_chance = commit_after >= 0 &&
-				     b_boots == (unsigned)commit_after;
+		int is_last_chance =
+			commit_after >= 0 && b_boots == (unsigned)commit_after;
 		int rc;
 
 		if (!is_last_chance && rnd(&x) % 4 != 0)
@@ -67,13 +67,15 @@ static void brownouts(const struct fl_layout *lay, uint8_t tries,
 		rc = fl_dev_power_on(&dev, bt, &f, FL_RESET_BROWNOUT);
 		power_ons++;
 		assert_true(power_ons < 200);
-		assert_memory_equal(a_records, dev.mem + lay->meta_off, 2 * unit);
+		assert_memory_equal(a_records, dev.mem + lay->meta_off,
+				    2 * unit);
 		if (rc == FL_EPOWER) {
 			cuts++;
 			continue;
 		}
 		assert_int_equal(rc, 0); /* never FL_EBRICK */
-		bt->sim.faults.cut_at = 0; /* checks below are not the device's */
+		bt->sim.faults.cut_at =
+			0; /* checks below are not the device's */
 		if (bt->handoff.booted_slot == 0)
 			break; /* reverted */
 		assert_int_equal(bt->handoff.is_trial, 1);
@@ -86,9 +88,8 @@ static void brownouts(const struct fl_layout *lay, uint8_t tries,
 		}
 		/* ...and power drops before the new image confirms. */
 	}
-	assert_int_equal(fl_slots_verify(&bt->slots,
-					 fl_slots_booted(&bt->slots)),
-			 0);
+	assert_int_equal(
+		fl_slots_verify(&bt->slots, fl_slots_booted(&bt->slots)), 0);
 	assert_int_equal(fl_slots_attempt(&bt->slots, &att), 0);
 	if (commit_after >= 0 && (unsigned)commit_after < tries) {
 		assert_int_equal(att.outcome, FL_OUTCOME_COMMITTED);
@@ -133,7 +134,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_brownout__never_both_slots_unbootable),
-		cmocka_unit_test(test_brownout__a_clean_boot_with_tries_left_commits),
+		cmocka_unit_test(
+			test_brownout__a_clean_boot_with_tries_left_commits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,22 +38,22 @@ enum step {
 	ST_WRITE,
 	ST_FINISH,
 	ST_ACTIVATE,
-	ST_BOOT,     /* power-on: the boot loader's decision */
+	ST_BOOT, /* power-on: the boot loader's decision */
 	ST_CONFIRM,
 	ST_REJECT,
-	ST_SWITCH,   /* rollback to the previous slot, no download */
+	ST_SWITCH, /* rollback to the previous slot, no download */
 	ST_END,
 };
 
 static const char *const step_names[] = {
-	"begin", "write", "finish", "activate", "boot", "confirm", "reject",
-	"switch", "end",
+	"begin",   "write",  "finish", "activate", "boot",
+	"confirm", "reject", "switch", "end",
 };
 
 enum story { GOOD, REJECTED, UNCONFIRMED, ROLLBACK, OVER, STORY_COUNT };
 
 static const char *const story_names[] = {
-	"install+confirm", "install+reject", "install+no-confirm",
+	"install+confirm",	"install+reject",	 "install+no-confirm",
 	"rollback-to-previous", "install-over-previous",
 };
 
@@ -75,13 +75,13 @@ static const enum step stories[STORY_COUNT][10] = {
 		  ST_CONFIRM, ST_BOOT, ST_END},
 };
 
-#define ATTEMPT_INSTALL 0x1001u
+#define ATTEMPT_INSTALL	 0x1001u
 #define ATTEMPT_ROLLBACK 0x2002u
-#define ATTEMPT_OVER 0x3003u
+#define ATTEMPT_OVER	 0x3003u
 
 /* What one boot shows. */
 struct obs {
-	int image;        /* index in w->img */
+	int image;	  /* index in w->img */
 	uint32_t attempt; /* attempt id, 0 none */
 	uint8_t outcome;
 	uint8_t reason;
@@ -91,12 +91,12 @@ struct sweep {
 	const struct fl_layout *lay;
 	enum story story;
 	struct fl_image img[3];
-	uint8_t *base_mem;     /* device before the story */
+	uint8_t *base_mem; /* device before the story */
 	struct fl_dev dev;
 	struct fl_dev_boot *b;
 	struct fl_install in;
-	uint32_t ops_base;     /* operations of earlier boots of this run */
-	uint32_t torn_bytes;   /* fault plan: exact tear position, 0 random */
+	uint32_t ops_base;   /* operations of earlier boots of this run */
+	uint32_t torn_bytes; /* fault plan: exact tear position, 0 random */
 	/* the clean run */
 	uint32_t total_ops;
 	uint32_t step_start[12]; /* first global op index of each step */
@@ -109,7 +109,7 @@ struct sweep {
 static uint32_t attempt_of(enum story story)
 {
 	return story == ROLLBACK ? ATTEMPT_ROLLBACK
-	       : story == OVER   ? ATTEMPT_OVER
+	       : story == OVER	 ? ATTEMPT_OVER
 				 : ATTEMPT_INSTALL;
 }
 
@@ -170,7 +170,8 @@ static struct obs observe_copy(struct sweep *w)
 
 	copy.mem = malloc(w->lay->geom.size_bytes);
 	memcpy(copy.mem, w->dev.mem, w->lay->geom.size_bytes);
-	o = observe_boot(w, b, fl_dev_power_on(&copy, b, NULL, FL_RESET_POWER_ON));
+	o = observe_boot(w, b,
+			 fl_dev_power_on(&copy, b, NULL, FL_RESET_POWER_ON));
 	free(copy.mem);
 	free(b);
 	return o;
@@ -203,8 +204,8 @@ static int run_power_on(struct sweep *w, uint32_t cut_at, uint8_t mode,
 	return fl_dev_power_on(&w->dev, w->b, &f, FL_RESET_POWER_ON);
 }
 
-static int do_step(struct sweep *w, enum step st, uint32_t cut_at,
-		   uint8_t mode, uint64_t seed)
+static int do_step(struct sweep *w, enum step st, uint32_t cut_at, uint8_t mode,
+		   uint64_t seed)
 {
 	struct fl_install_target t;
 
@@ -213,8 +214,7 @@ static int do_step(struct sweep *w, enum step st, uint32_t cut_at,
 		fl_target_of(&t, &w->img[story_to[w->story]],
 			     attempt_of(w->story));
 		return fl_install_begin(&w->in, &w->b->slots, &t);
-	case ST_WRITE:
-		return fl_stream(&w->in, &w->img[story_to[w->story]], 0);
+	case ST_WRITE: return fl_stream(&w->in, &w->img[story_to[w->story]], 0);
 	case ST_FINISH: return fl_install_finish(&w->in);
 	case ST_ACTIVATE: return fl_install_activate(&w->in);
 	case ST_BOOT: return run_power_on(w, cut_at, mode, seed);
@@ -231,8 +231,8 @@ static int do_step(struct sweep *w, enum step st, uint32_t cut_at,
 #define CUT_IN_FIRST_BOOT (-2)
 
 /* Runs the story from the base image. Returns the index of the step in
- * which power was cut, CUT_IN_FIRST_BOOT, or -1 if it ran to the end. When record is set
- * (clean run), fills step boundaries and observations. */
+ * which power was cut, CUT_IN_FIRST_BOOT, or -1 if it ran to the end. When
+ * record is set (clean run), fills step boundaries and observations. */
 static int run_story(struct sweep *w, uint32_t cut_at, uint8_t mode,
 		     uint64_t seed, int record)
 {
@@ -285,7 +285,9 @@ static struct obs recover(struct sweep *w, struct obs o)
 		if (o.attempt == id && is_trial) {
 			/* The new image runs on trial: the story decides. */
 			if (w->story == REJECTED)
-				assert_int_equal(fl_slots_reject(s, FL_REASON_REJECTED), 0);
+				assert_int_equal(
+					fl_slots_reject(s, FL_REASON_REJECTED),
+					0);
 			else if (w->story != UNCONFIRMED)
 				assert_int_equal(fl_slots_confirm(s), 0);
 		} else if (o.attempt == id &&
@@ -296,18 +298,23 @@ static struct obs recover(struct sweep *w, struct obs o)
 			assert_int_equal(fl_slots_switch_to_previous(s, id), 0);
 		} else if (o.attempt == id && (o.outcome == FL_OUTCOME_STAGED ||
 					       o.outcome == FL_OUTCOME_TRIAL)) {
-			assert_int_equal(fl_slots_activate(s, 1u - fl_slots_booted(s)), 0);
+			assert_int_equal(
+				fl_slots_activate(s, 1u - fl_slots_booted(s)),
+				0);
 		} else {
 			/* Nothing yet, or an interrupted write: continue the
 			 * same attempt if it is recorded, else begin. */
 			if (o.attempt == id) {
 				assert_int_equal(o.outcome, FL_OUTCOME_WRITING);
-				assert_int_equal(fl_install_resume(&w->in, s, &t, 0), 0);
+				assert_int_equal(
+					fl_install_resume(&w->in, s, &t, 0), 0);
 				w->resumes++;
 			} else {
-				assert_int_equal(fl_install_begin(&w->in, s, &t), 0);
+				assert_int_equal(
+					fl_install_begin(&w->in, s, &t), 0);
 			}
-			assert_int_equal(fl_stream(&w->in, to, w->in.written), 0);
+			assert_int_equal(fl_stream(&w->in, to, w->in.written),
+					 0);
 			assert_int_equal(fl_install_finish(&w->in), 0);
 			assert_int_equal(fl_install_activate(&w->in), 0);
 		}
@@ -426,9 +433,10 @@ static void sweep_one(const struct fl_layout *lay, enum story story)
 					 "outcome %u reason %u",
 					 lay->name, story_names[story], n,
 					 cut < 0 ? "first boot"
-						 : step_names[stories[story][cut]],
-					 mode, w->torn_bytes, o.image, o.attempt,
-					 o.outcome, o.reason);
+						 : step_names[stories[story]
+								     [cut]],
+					 mode, w->torn_bytes, o.image,
+					 o.attempt, o.outcome, o.reason);
 			check_final(w, cut, recover(w, o));
 			/* Only writes and erases differ by cut mode. */
 			if (op != FL_SIM_OP_WRITE && op != FL_SIM_OP_ERASE)
@@ -439,7 +447,8 @@ static void sweep_one(const struct fl_layout *lay, enum story story)
 			if (mode == FL_SIM_CUT_TORN && rec_len > 0) {
 				tear = tears < rec_len / 16
 					       ? 1 + 16 * tears
-					       : rec_len - 16 + (tears - rec_len / 16);
+					       : rec_len - 16 +
+							 (tears - rec_len / 16);
 				if (tear < rec_len) {
 					tears++;
 					mode--;
@@ -466,11 +475,11 @@ static void sweep_one(const struct fl_layout *lay, enum story story)
 	free(w);
 }
 
-#define SWEEP(l, s)                                                          \
-	static void test_powercut__##s##_##l(void **state)                  \
-	{                                                                    \
-		(void)state;                                                 \
-		sweep_one(&fl_layouts[l], s);                                \
+#define SWEEP(l, s)                                                            \
+	static void test_powercut__##s##_##l(void **state)                     \
+	{                                                                      \
+		(void)state;                                                   \
+		sweep_one(&fl_layouts[l], s);                                  \
 	}
 
 SWEEP(0, GOOD)

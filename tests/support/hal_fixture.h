@@ -29,14 +29,23 @@ struct fl_layout {
 
 /* The three geometries of the power-cut sweep. */
 static const struct fl_layout fl_layouts[] = {
-	{"nor-4k-w1", {4 * 4096 + 2 * 65536, 4096, 1, 0xFF}, 0,
-	 {4 * 4096, 4 * 4096 + 65536}, 65536},
-	{"big-128k-w16", {4 * 131072 + 2 * 262144, 131072, 16, 0xFF}, 0,
-	 {4 * 131072, 4 * 131072 + 262144}, 262144},
+	{"nor-4k-w1",
+	 {4 * 4096 + 2 * 65536, 4096, 1, 0xFF},
+	 0,
+	 {4 * 4096, 4 * 4096 + 65536},
+	 65536},
+	{"big-128k-w16",
+	 {4 * 131072 + 2 * 262144, 131072, 16, 0xFF},
+	 0,
+	 {4 * 131072, 4 * 131072 + 262144},
+	 262144},
 	/* ESP32-like: 4 KiB sectors, 16-byte writes (flash encryption),
 	 * slots first as in an ESP-IDF partition table, records after. */
-	{"esp32-like", {2 * 0x18000 + 0x8000, 4096, 16, 0xFF}, 0x30000,
-	 {0, 0x18000}, 0x18000},
+	{"esp32-like",
+	 {2 * 0x18000 + 0x8000, 4096, 16, 0xFF},
+	 0x30000,
+	 {0, 0x18000},
+	 0x18000},
 };
 
 struct fl_image {

@@ -115,7 +115,8 @@ static void test_bootsim__nothing_bootable_is_reported(void **state)
 			 FL_EBRICK);
 }
 
-static void test_bootsim__cut_during_its_own_write_repeats_next_time(void **state)
+static void
+test_bootsim__cut_during_its_own_write_repeats_next_time(void **state)
 {
 	struct fx *f = *state;
 	struct fl_sim_faults cut = {.cut_mode = FL_SIM_CUT_TORN, .seed = 1};
@@ -134,12 +135,14 @@ static void test_bootsim__cut_during_its_own_write_repeats_next_time(void **stat
 		assert_int_equal(rc, FL_EPOWER);
 		/* The next boot: B on trial if the spent try did not land,
 		 * else A with B reverted. Never nothing. */
-		assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0), 0);
+		assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0),
+				 0);
 		if (f->boot.handoff.booted_slot == 1) {
 			assert_int_equal(f->boot.handoff.is_trial, 1);
 			trial++;
 		} else {
-			assert_int_equal(f->boot.slots.info[1].state, FL_SLOT_BAD);
+			assert_int_equal(f->boot.slots.info[1].state,
+					 FL_SLOT_BAD);
 			reverted++;
 		}
 	}

@@ -142,8 +142,8 @@ static void test_flash_sim__clean_cut_leaves_medium_untouched(void **state)
 
 static void test_flash_sim__torn_write_programs_a_prefix(void **state)
 {
-	struct fl_sim_faults f = {.cut_at = 1, .cut_mode = FL_SIM_CUT_TORN,
-				  .torn_bytes = 40};
+	struct fl_sim_faults f = {
+		.cut_at = 1, .cut_mode = FL_SIM_CUT_TORN, .torn_bytes = 40};
 	struct fl_sim s;
 	struct fl_area a;
 
@@ -161,8 +161,8 @@ static void test_flash_sim__torn_write_programs_a_prefix(void **state)
 
 static void test_flash_sim__torn_erase_leaves_a_partly_erased_unit(void **state)
 {
-	struct fl_sim_faults f = {.cut_at = 1, .cut_mode = FL_SIM_CUT_TORN,
-				  .seed = 3};
+	struct fl_sim_faults f = {
+		.cut_at = 1, .cut_mode = FL_SIM_CUT_TORN, .seed = 3};
 	struct fl_sim s;
 	struct fl_area a;
 	unsigned erased_units = 0, untouched_units = 0, partial_units = 0;
@@ -193,8 +193,8 @@ static void test_flash_sim__torn_erase_leaves_a_partly_erased_unit(void **state)
 
 static void test_flash_sim__garbage_cut_randomizes_the_range(void **state)
 {
-	struct fl_sim_faults f = {.cut_at = 1, .cut_mode = FL_SIM_CUT_GARBAGE,
-				  .seed = 9};
+	struct fl_sim_faults f = {
+		.cut_at = 1, .cut_mode = FL_SIM_CUT_GARBAGE, .seed = 9};
 	struct fl_sim s;
 	struct fl_area a;
 	unsigned same = 0;
@@ -212,8 +212,8 @@ static void test_flash_sim__garbage_cut_randomizes_the_range(void **state)
 static void test_flash_sim__cuts_are_reproducible_by_seed(void **state)
 {
 	static uint8_t first[SIZE];
-	struct fl_sim_faults f = {.cut_at = 1, .cut_mode = FL_SIM_CUT_TORN,
-				  .seed = 42};
+	struct fl_sim_faults f = {
+		.cut_at = 1, .cut_mode = FL_SIM_CUT_TORN, .seed = 42};
 	struct fl_sim s;
 	struct fl_area a;
 
@@ -270,14 +270,20 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flash__geometry_is_checked),
-		cmocka_unit_test(test_flash__area_must_be_erase_aligned_and_inside),
-		cmocka_unit_test(test_flash__ranges_and_alignment_checked_above_backend),
+		cmocka_unit_test(
+			test_flash__area_must_be_erase_aligned_and_inside),
+		cmocka_unit_test(
+			test_flash__ranges_and_alignment_checked_above_backend),
 		cmocka_unit_test(test_flash_sim__erase_sets_erased_value),
-		cmocka_unit_test(test_flash_sim__write_over_unerased_is_refused),
-		cmocka_unit_test(test_flash_sim__clean_cut_leaves_medium_untouched),
+		cmocka_unit_test(
+			test_flash_sim__write_over_unerased_is_refused),
+		cmocka_unit_test(
+			test_flash_sim__clean_cut_leaves_medium_untouched),
 		cmocka_unit_test(test_flash_sim__torn_write_programs_a_prefix),
-		cmocka_unit_test(test_flash_sim__torn_erase_leaves_a_partly_erased_unit),
-		cmocka_unit_test(test_flash_sim__garbage_cut_randomizes_the_range),
+		cmocka_unit_test(
+			test_flash_sim__torn_erase_leaves_a_partly_erased_unit),
+		cmocka_unit_test(
+			test_flash_sim__garbage_cut_randomizes_the_range),
 		cmocka_unit_test(test_flash_sim__cuts_are_reproducible_by_seed),
 		cmocka_unit_test(test_flash_sim__io_error_once_then_recovers),
 		cmocka_unit_test(test_flash_sim__io_error_for_good),

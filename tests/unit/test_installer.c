@@ -211,14 +211,14 @@ static void test_install__resumes_from_a_checkpoint_after_a_cut(void **state)
 	f->boot.sim.faults.cut_at = f->boot.sim.ops + 3;
 	for (uint32_t off = unit + 300; rc == 0 && off < f->b.len; off += 100)
 		rc = fl_install_write(&f->in, f->b.data + off,
-				      f->b.len - off < 100 ? f->b.len - off : 100);
+				      f->b.len - off < 100 ? f->b.len - off
+							   : 100);
 	assert_int_equal(rc, FL_EPOWER);
 
 	assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0), 0);
 	assert_int_equal(fl_slots_booted(&f->boot.slots), 0);
-	assert_int_equal(fl_install_resume(&f->in, &f->boot.slots, &f->t,
-					   saved),
-			 0);
+	assert_int_equal(
+		fl_install_resume(&f->in, &f->boot.slots, &f->t, saved), 0);
 	assert_int_equal(f->in.written, unit); /* back to the unit start */
 	assert_int_equal(fl_stream(&f->in, &f->b, f->in.written), 0);
 	assert_int_equal(fl_install_finish(&f->in), 0);
@@ -242,9 +242,9 @@ static void test_install__resume_refuses_another_attempt(void **state)
 	other.sha256[0] ^= 1;
 	assert_int_equal(fl_install_resume(&f->in, &f->boot.slots, &other, 0),
 			 FL_ESTATE);
-	assert_int_equal(fl_install_resume(&f->in, &f->boot.slots, &f->t,
-					   f->b.len + 1),
-			 FL_ESTATE);
+	assert_int_equal(
+		fl_install_resume(&f->in, &f->boot.slots, &f->t, f->b.len + 1),
+		FL_ESTATE);
 }
 
 static void test_install__cancel_marks_the_attempt_failed(void **state)

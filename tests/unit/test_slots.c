@@ -142,15 +142,15 @@ static void test_slots__provision_verifies_the_image(void **state)
 	fl_sim_init(&b->sim, &lay->geom, dev.mem, NULL);
 	fl_dev_config(&dev, b);
 	assert_int_equal(fl_slots_init(&b->slots, &b->cfg), 0);
-	assert_int_equal(fl_slots_provision(&b->slots, 1, 4096, img.sha256,
-					    "1.0.0", 1),
-			 FL_ESTATE);
+	assert_int_equal(
+		fl_slots_provision(&b->slots, 1, 4096, img.sha256, "1.0.0", 1),
+		FL_ESTATE);
 	/* On a blank device, a wrong digest is refused and nothing written. */
 	fl_sim_wipe(&b->sim);
 	assert_int_equal(fl_slots_init(&b->slots, &b->cfg), 0);
-	assert_int_equal(fl_slots_provision(&b->slots, 0, 4096, wrong, "1.0.0",
-					    1),
-			 FL_EVERIFY);
+	assert_int_equal(
+		fl_slots_provision(&b->slots, 0, 4096, wrong, "1.0.0", 1),
+		FL_EVERIFY);
 	assert_int_equal(b->sim.count[FL_SIM_OP_WRITE], 0);
 	free(dev.mem);
 	free(b);
@@ -231,7 +231,8 @@ static void test_slots__confirm_commits_and_moves_floor(void **state)
 	assert_int_equal(f->boot.slots.info[0].floor, 6);
 }
 
-static void test_slots__confirm_from_the_old_image_leaves_the_trial_pending(void **state)
+static void
+test_slots__confirm_from_the_old_image_leaves_the_trial_pending(void **state)
 {
 	struct fx *f = *state;
 
@@ -252,8 +253,10 @@ static void test_slots__reject_returns_to_the_old_image(void **state)
 	stage_b(f, 4);
 	assert_int_equal(fl_slots_activate(&f->boot.slots, 1), 0);
 	assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0), 0);
-	assert_int_equal(fl_slots_reject(&f->boot.slots, FL_REASON_REJECTED), 0);
-	assert_int_equal(fl_slots_reject(&f->boot.slots, FL_REASON_REJECTED), 0);
+	assert_int_equal(fl_slots_reject(&f->boot.slots, FL_REASON_REJECTED),
+			 0);
+	assert_int_equal(fl_slots_reject(&f->boot.slots, FL_REASON_REJECTED),
+			 0);
 	assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0), 0);
 	assert_int_equal(fl_slots_booted(&f->boot.slots), 0);
 	assert_int_equal(fl_slots_attempt(&f->boot.slots, &att), 0);
@@ -262,7 +265,8 @@ static void test_slots__reject_returns_to_the_old_image(void **state)
 	assert_int_equal(fl_slots_floor(&f->boot.slots), 5);
 }
 
-static void test_slots__unconfirmed_trial_reverts_with_reset_reason(void **state)
+static void
+test_slots__unconfirmed_trial_reverts_with_reset_reason(void **state)
 {
 	struct fx *f = *state;
 	struct fl_attempt att;
@@ -272,9 +276,8 @@ static void test_slots__unconfirmed_trial_reverts_with_reset_reason(void **state
 	assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0), 0);
 	assert_int_equal(fl_slots_booted(&f->boot.slots), 1);
 	/* The trial crashes before it commits. */
-	assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL,
-					 FL_RESET_WATCHDOG),
-			 0);
+	assert_int_equal(
+		fl_dev_power_on(&f->dev, &f->boot, NULL, FL_RESET_WATCHDOG), 0);
 	assert_int_equal(fl_slots_booted(&f->boot.slots), 0);
 	assert_int_equal(fl_slots_attempt(&f->boot.slots, &att), 0);
 	assert_int_equal(att.id, 4);
@@ -293,7 +296,8 @@ static void test_slots__trial_tries_are_configurable(void **state)
 	assert_int_equal(fl_slots_activate(&f->boot.slots, 1), 0);
 	assert_int_equal(f->boot.slots.info[1].tries_left, 3);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0), 0);
+		assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0),
+				 0);
 		assert_int_equal(fl_slots_booted(&f->boot.slots), 1);
 		assert_int_equal(f->boot.slots.info[1].tries_left, 2 - i);
 	}
@@ -389,8 +393,8 @@ static int fake_set_permanent(struct fl_boot *b, unsigned slot)
 }
 
 static const struct fl_boot_ops fake_ops = {
-	FL_BOOT_OPS_VERSION, "fake", fake_status, fake_set_trial,
-	fake_commit, fake_set_permanent,
+	FL_BOOT_OPS_VERSION, "fake",	  fake_status,
+	fake_set_trial,	     fake_commit, fake_set_permanent,
 };
 
 static void test_slots__external_boot_loader_is_reconciled(void **state)

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FL_SHA256_BYTES 32
+#define FL_SHA256_BYTES	  32
 #define FL_HASH_CTX_BYTES 256
 
 /* Opaque storage for one running hash; large and aligned enough for the

@@ -34,11 +34,11 @@
  * boot attempts; we record them so the report says so). */
 enum fl_reset_reason {
 	FL_RESET_UNKNOWN = 0,
-	FL_RESET_POWER_ON = 1,  /* cold start, including a power cut */
-	FL_RESET_SOFTWARE = 2,  /* requested reboot */
+	FL_RESET_POWER_ON = 1, /* cold start, including a power cut */
+	FL_RESET_SOFTWARE = 2, /* requested reboot */
 	FL_RESET_WATCHDOG = 3,
 	FL_RESET_BROWNOUT = 4,
-	FL_RESET_PANIC = 5,     /* crash */
+	FL_RESET_PANIC = 5, /* crash */
 };
 
 struct fl_boot_status {

@@ -28,8 +28,8 @@
  * *handoff filled, FL_EBRICK, or a flash error (FL_EPOWER if power is cut
  * during the boot loader's own writes: call again after "power-on"). */
 int fl_bootsim_power_on(struct fl_slots *scratch,
-			const struct fl_slots_config *cfg,
-			uint8_t reset_reason, struct fl_boot_status *handoff);
+			const struct fl_slots_config *cfg, uint8_t reset_reason,
+			struct fl_boot_status *handoff);
 
 /* A boot backend that reports *handoff (borrowed, must outlive b) and
  * leaves every transition to the slot records. */

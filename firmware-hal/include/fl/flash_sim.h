@@ -47,21 +47,21 @@ enum fl_sim_op {
 };
 
 struct fl_sim_faults {
-	uint32_t cut_at;         /* cut power during op N (1-based); 0 never */
-	uint8_t cut_mode;        /* enum fl_sim_cut_mode */
-	uint8_t is_eio_sticky;   /* 1: every op from eio_at on fails */
-	uint32_t eio_at;         /* op N fails with FL_EIO; 0 never */
-	uint32_t torn_bytes;     /* TORN write: bytes fully programmed before
-				    the cut (must be < len); 0: random */
-	uint64_t seed;           /* randomness of torn and garbage cuts */
+	uint32_t cut_at;       /* cut power during op N (1-based); 0 never */
+	uint8_t cut_mode;      /* enum fl_sim_cut_mode */
+	uint8_t is_eio_sticky; /* 1: every op from eio_at on fails */
+	uint32_t eio_at;       /* op N fails with FL_EIO; 0 never */
+	uint32_t torn_bytes;   /* TORN write: bytes fully programmed before
+				  the cut (must be < len); 0: random */
+	uint64_t seed;	       /* randomness of torn and garbage cuts */
 };
 
 struct fl_sim {
 	struct fl_flash flash; /* pass &sim.flash to fl_area_init() */
-	uint8_t *mem;          /* geom.size_bytes bytes, caller-owned */
+	uint8_t *mem;	       /* geom.size_bytes bytes, caller-owned */
 	struct fl_sim_faults faults;
 	uint64_t rng;
-	uint32_t ops;          /* operations started so far */
+	uint32_t ops;	       /* operations started so far */
 	uint32_t count[4];     /* per enum fl_sim_op */
 	uint8_t is_powered;    /* 0 once power was cut */
 	uint8_t last_cut_op;   /* enum fl_sim_op of the cut operation */

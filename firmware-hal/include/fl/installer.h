@@ -31,10 +31,10 @@
 #define FL_INSTALL_BUF_BYTES 256u /* >= the largest write unit supported */
 
 struct fl_install_target {
-	uint32_t attempt_id;  /* non-zero, chosen by the caller */
+	uint32_t attempt_id; /* non-zero, chosen by the caller */
 	uint32_t image_len;
 	uint8_t sha256[FL_SHA256_BYTES];
-	uint64_t counter;     /* anti-rollback sequence number */
+	uint64_t counter; /* anti-rollback sequence number */
 	char version[FL_VERSION_MAX];
 };
 
@@ -47,12 +47,12 @@ enum fl_install_state {
 
 struct fl_install {
 	struct fl_slots *slots; /* borrowed */
-	uint8_t state;          /* enum fl_install_state */
+	uint8_t state;		/* enum fl_install_state */
 	uint8_t slot;
 	uint32_t image_len;
-	uint32_t written;       /* bytes accepted so far */
-	uint32_t flushed;       /* bytes programmed (write-unit aligned) */
-	uint32_t erased;        /* slot bytes erased so far */
+	uint32_t written; /* bytes accepted so far */
+	uint32_t flushed; /* bytes programmed (write-unit aligned) */
+	uint32_t erased;  /* slot bytes erased so far */
 	uint8_t sha256[FL_SHA256_BYTES];
 	struct fl_hash_ctx hash;
 	uint32_t buf_fill;
@@ -70,8 +70,8 @@ int fl_install_begin(struct fl_install *in, struct fl_slots *s,
  * attempt id, length and digest as t) from `offset`, as returned earlier
  * by fl_install_checkpoint(): the bytes before it are re-read and hashed,
  * and writing restarts at the start of the erase unit holding `offset`:
- * the caller sends the image again from in->written. Returns 0, FL_ESTATE (no matching attempt: begin again), FL_EINVAL, or a
- * flash or crypto error. */
+ * the caller sends the image again from in->written. Returns 0, FL_ESTATE (no
+ * matching attempt: begin again), FL_EINVAL, or a flash or crypto error. */
 int fl_install_resume(struct fl_install *in, struct fl_slots *s,
 		      const struct fl_install_target *t, uint32_t offset);
 

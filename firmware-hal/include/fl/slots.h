@@ -52,38 +52,38 @@ enum fl_slot_state {
 /* Why an attempt failed or was reverted. Stored on flash: values pinned. */
 enum fl_reason {
 	FL_REASON_NONE = 0,
-	FL_REASON_VERIFY = 1,        /* written image did not match digest */
-	FL_REASON_FLASH = 2,         /* flash error while writing */
+	FL_REASON_VERIFY = 1,	     /* written image did not match digest */
+	FL_REASON_FLASH = 2,	     /* flash error while writing */
 	FL_REASON_NOT_CONFIRMED = 3, /* trial boots spent without a commit */
-	FL_REASON_REJECTED = 4,      /* the new image rejected itself */
+	FL_REASON_REJECTED = 4,	     /* the new image rejected itself */
 	FL_REASON_BOOT_VERIFY = 5,   /* boot loader found the image corrupt */
 	FL_REASON_CANCELLED = 6,     /* install abandoned on request */
-	FL_REASON_REVERTED = 7,      /* external boot loader reverted it */
+	FL_REASON_REVERTED = 7,	     /* external boot loader reverted it */
 };
 
 /* What became of an attempt (derived from state and reason). */
 enum fl_outcome {
-	FL_OUTCOME_NONE = 0,        /* no attempt recorded */
-	FL_OUTCOME_WRITING = 1,     /* image write in progress or interrupted */
-	FL_OUTCOME_STAGED = 2,      /* verified, waiting for activation */
-	FL_OUTCOME_TRIAL = 3,       /* activated; trial boot pending or running */
-	FL_OUTCOME_COMMITTED = 4,   /* the new image confirmed itself */
-	FL_OUTCOME_FAILED = 5,      /* failed before activation */
-	FL_OUTCOME_REVERTED = 6,    /* activated, then abandoned: old image back */
+	FL_OUTCOME_NONE = 0,	  /* no attempt recorded */
+	FL_OUTCOME_WRITING = 1,	  /* image write in progress or interrupted */
+	FL_OUTCOME_STAGED = 2,	  /* verified, waiting for activation */
+	FL_OUTCOME_TRIAL = 3,	  /* activated; trial boot pending or running */
+	FL_OUTCOME_COMMITTED = 4, /* the new image confirmed itself */
+	FL_OUTCOME_FAILED = 5,	  /* failed before activation */
+	FL_OUTCOME_REVERTED = 6, /* activated, then abandoned: old image back */
 };
 
 struct fl_slot_info {
-	uint8_t state;        /* enum fl_slot_state */
+	uint8_t state;	      /* enum fl_slot_state */
 	uint8_t tries_left;   /* TRIAL: boots left before revert */
 	uint8_t tries_total;  /* TRIAL: boots granted at activation */
-	uint8_t reason;       /* enum fl_reason */
+	uint8_t reason;	      /* enum fl_reason */
 	uint8_t reset_reason; /* enum fl_reset_reason when a trial ended */
-	uint64_t seq;         /* sequence number of this record, 0 if EMPTY */
+	uint64_t seq;	      /* sequence number of this record, 0 if EMPTY */
 	uint32_t image_len;
 	uint8_t sha256[FL_SHA256_BYTES];
-	uint64_t counter;     /* the image's anti-rollback sequence number */
-	uint64_t floor;       /* device anti-rollback floor when written */
-	uint32_t attempt_id;  /* 0: provisioned, not an attempt */
+	uint64_t counter;    /* the image's anti-rollback sequence number */
+	uint64_t floor;	     /* device anti-rollback floor when written */
+	uint32_t attempt_id; /* 0: provisioned, not an attempt */
 	char version[FL_VERSION_MAX];
 	char prev_version[FL_VERSION_MAX];
 };
@@ -92,28 +92,28 @@ struct fl_attempt {
 	uint32_t id;
 	uint8_t slot;
 	uint8_t outcome;      /* enum fl_outcome */
-	uint8_t reason;       /* enum fl_reason */
+	uint8_t reason;	      /* enum fl_reason */
 	uint8_t reset_reason; /* enum fl_reset_reason */
 	char version[FL_VERSION_MAX];
 	char prev_version[FL_VERSION_MAX];
 };
 
 struct fl_slots_config {
-	struct fl_area meta;          /* >= 4 erase units */
+	struct fl_area meta; /* >= 4 erase units */
 	struct fl_area slot[FL_SLOT_COUNT];
-	struct fl_boot *boot;         /* boot control backend */
+	struct fl_boot *boot; /* boot control backend */
 	const struct fl_crypto_ops *crypto;
-	uint8_t trial_tries;          /* boots granted to a trial; 0 means 1 */
+	uint8_t trial_tries; /* boots granted to a trial; 0 means 1 */
 };
 
 struct fl_slots {
 	struct fl_slots_config cfg;
 	struct fl_slot_info info[FL_SLOT_COUNT];
 	uint8_t newest_copy[FL_SLOT_COUNT]; /* 0, 1, or 0xFF: no valid copy */
-	uint64_t seq;                       /* highest sequence number seen */
-	struct fl_boot_status boot;         /* what the boot loader did */
-	struct fl_hash_ctx hash;            /* scratch for verification */
-	uint8_t buf[256];                   /* scratch for records and reads */
+	uint64_t seq;			    /* highest sequence number seen */
+	struct fl_boot_status boot;	    /* what the boot loader did */
+	struct fl_hash_ctx hash;	    /* scratch for verification */
+	uint8_t buf[256];		    /* scratch for records and reads */
 };
 
 /* Reads the records, asks the boot backend what it booted, and settles any
@@ -143,10 +143,10 @@ uint64_t fl_slots_floor(const struct fl_slots *s);
  * carries an attempt). Returns 0, or FL_ENOENT if none was ever made. */
 int fl_slots_attempt(const struct fl_slots *s, struct fl_attempt *out);
 
-/* Factory provisioning (after fl_slots_init()): declares the image already in `slot` (len bytes,
- * digest sha256) CONFIRMED with the given version and counter, after
- * verifying it. Only on a device with no CONFIRMED slot. Returns 0,
- * FL_ESTATE, FL_EVERIFY, FL_EINVAL, or a flash error. */
+/* Factory provisioning (after fl_slots_init()): declares the image already in
+ * `slot` (len bytes, digest sha256) CONFIRMED with the given version and
+ * counter, after verifying it. Only on a device with no CONFIRMED slot. Returns
+ * 0, FL_ESTATE, FL_EVERIFY, FL_EINVAL, or a flash error. */
 int fl_slots_provision(struct fl_slots *s, unsigned slot, uint32_t len,
 		       const uint8_t sha256[FL_SHA256_BYTES],
 		       const char *version, uint64_t counter);
@@ -192,8 +192,8 @@ int fl_slots_verify_image(struct fl_slots *s, unsigned slot, uint32_t len,
 #define FL_SLOT_RECORD_BYTES 144u
 void fl_slot_record_encode(uint8_t out[FL_SLOT_RECORD_BYTES], unsigned slot,
 			   const struct fl_slot_info *info);
-int fl_slot_record_decode(const uint8_t in[FL_SLOT_RECORD_BYTES],
-			  unsigned slot, struct fl_slot_info *info);
+int fl_slot_record_decode(const uint8_t in[FL_SLOT_RECORD_BYTES], unsigned slot,
+			  struct fl_slot_info *info);
 
 /* Lower layer shared with the installer and the boot loader: writes the
  * record of `slot` (seq is assigned here) to its older copy, erasing that
