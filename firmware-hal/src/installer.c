@@ -28,12 +28,19 @@ static int fail(struct fl_install *in, int rc)
 	return rc;
 }
 
+/* 1 if v is a non-empty string terminated within FL_VERSION_MAX bytes. */
+static int is_version(const char *v)
+{
+	for (unsigned i = 0; i < FL_VERSION_MAX; i++)
+		if (v[i] == '\0')
+			return i > 0;
+	return 0;
+}
+
 static int check_target(const struct fl_slots *s,
 			const struct fl_install_target *t, unsigned slot)
 {
-	if (t->attempt_id == 0 ||
-	    memchr(t->version, '\0', FL_VERSION_MAX) == NULL ||
-	    t->version[0] == '\0')
+	if (t->attempt_id == 0 || !is_version(t->version))
 		return FL_EINVAL;
 	if (t->image_len == 0 || t->image_len > s->cfg.slot[slot].size)
 		return FL_ENOSPC;

@@ -33,7 +33,8 @@ struct fl_hash_ctx {
 struct fl_crypto_ops {
 	unsigned version; /* FL_CRYPTO_OPS_VERSION */
 	const char *name; /* "openssl", "mbedtls" */
-	/* SHA-256. Each returns 0 or FL_ECRYPTO. None allocates. */
+	/* SHA-256. Each returns 0 or FL_ECRYPTO. None allocates. After
+	 * final, ctx must be initialised again before it is reused. */
 	int (*sha256_init)(struct fl_hash_ctx *ctx);
 	int (*sha256_update)(struct fl_hash_ctx *ctx, const void *data,
 			     size_t len);
@@ -41,9 +42,10 @@ struct fl_crypto_ops {
 			    uint8_t out[FL_SHA256_BYTES]);
 	/* ECDSA P-256 verification of a SHA-256 digest. pub is the 65-byte
 	 * uncompressed point (0x04 || X || Y); sig is r || s, 32 bytes each,
-	 * big-endian. Returns 0 if valid, FL_EVERIFY if not, FL_EINVAL for a
-	 * malformed key, FL_ECRYPTO on backend failure. May be NULL in a
-	 * port that only hashes. */
+	 * big-endian. Returns 0 if valid; FL_EVERIFY if not, including r or
+	 * s equal to 0 or >= n; FL_EINVAL for a malformed key or a NULL
+	 * argument; FL_ECRYPTO on backend failure. May be NULL in a port
+	 * that only hashes. */
 	int (*p256_verify)(const uint8_t pub[65],
 			   const uint8_t digest[FL_SHA256_BYTES],
 			   const uint8_t sig[64]);

@@ -1,0 +1,11 @@
+# What the portable cores cost on a microcontroller: code, rodata, data and
+# bss per object for rv32imc and cortex-m4 (freestanding cross-builds, -Os),
+# the slot manager + installer against the 8 KiB target, and a loud failure
+# if any portable object references the heap or stdio.
+#   cmake --build <dir> --target bench_sizes
+add_custom_target(bench_sizes
+  COMMAND sh ${CMAKE_SOURCE_DIR}/bench/sizes.sh ${CMAKE_BINARY_DIR}
+    ${CMAKE_COMMAND}
+  COMMENT "Sizes of the portable cores on rv32imc and cortex-m4"
+  USES_TERMINAL VERBATIM)
+add_dependencies(bench bench_sizes)

@@ -1,0 +1,16 @@
+/*
+ * crypto_openssl.h -- the OpenSSL 3 crypto port (Linux agent, fleetd, tools).
+ *
+ * SHA-256 runs on OpenSSL's low-level SHA256_CTX kept inside the caller's
+ * struct fl_hash_ctx, so hashing never allocates; P-256 verification builds
+ * a temporary EVP_PKEY and allocates (it runs once per image, outside the
+ * install write loop). Thread-safe: the table holds no state.
+ */
+#ifndef FL_CRYPTO_OPENSSL_H
+#define FL_CRYPTO_OPENSSL_H
+
+#include "fl/crypto.h"
+
+extern const struct fl_crypto_ops fl_crypto_openssl;
+
+#endif
