@@ -269,9 +269,14 @@ static int reconcile(struct fl_slots *s)
 			in.floor = in.counter;
 		rc = fl_slots_write_record(s, b, &in);
 	} else if (s->info[b].state == FL_SLOT_BAD) {
-		/* reject() wrote the record; make sure the boot loader knows.
-		 */
+		/* reject() wrote the record; tell the boot loader again. */
 		rc = ops->set_permanent(s->cfg.boot, o);
+	} else if (s->info[b].state == FL_SLOT_CONFIRMED && s->boot.is_trial) {
+		/* The boot loader holds a trial for an image the records say
+		 * is committed (ESP-IDF arms one on every boot partition
+		 * change, and a cut can split commit in two): commit it
+		 * there too, or it is abandoned at the next reset. */
+		rc = ops->commit(s->cfg.boot, b);
 	}
 	if (rc == 0 && s->info[o].state == FL_SLOT_TRIAL &&
 	    s->boot.is_reverted) {

@@ -468,6 +468,26 @@ static void test_slots__half_done_reject_is_finished_on_open(void **state)
 	free(s);
 }
 
+static void
+test_slots__committed_slot_on_external_trial_is_committed(void **state)
+{
+	struct fx *f = *state;
+	struct fake_boot fb = {.trial_slot = -1, .permanent_slot = -1};
+	struct fl_boot ext = {&fake_ops, &fb};
+	struct fl_slots_config cfg = f->boot.cfg;
+	struct fl_slots *s = calloc(1, sizeof(*s));
+
+	/* The records say A is committed, the boot loader holds it on
+	 * trial (ESP-IDF after a boot partition change): open commits it. */
+	cfg.boot = &ext;
+	fb.st.booted_slot = 0;
+	fb.st.is_trial = 1;
+	assert_int_equal(fl_slots_open(s, &cfg), 0);
+	assert_int_equal(fb.permanent_slot, 0);
+	assert_int_equal(fb.calls, 1);
+	free(s);
+}
+
 int main(void)
 {
 #define T(n) cmocka_unit_test_setup_teardown(n, setup, teardown)
@@ -488,6 +508,7 @@ int main(void)
 		T(test_slots__failed_record_write_changes_nothing),
 		T(test_slots__external_boot_loader_is_reconciled),
 		T(test_slots__half_done_reject_is_finished_on_open),
+		T(test_slots__committed_slot_on_external_trial_is_committed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
