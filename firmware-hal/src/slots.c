@@ -57,6 +57,7 @@ void fl_slot_record_encode(uint8_t out[FL_SLOT_RECORD_BYTES], unsigned slot,
 	out[72] = in->tries_total;
 	out[73] = in->reason;
 	out[74] = in->reset_reason;
+	out[75] = in->flags;
 	memcpy(out + OFF_VERSION, in->version, FL_VERSION_MAX);
 	memcpy(out + OFF_PREV, in->prev_version, FL_VERSION_MAX);
 	out[OFF_PREV - 1] = '\0';
@@ -72,7 +73,8 @@ int fl_slot_record_decode(const uint8_t in[FL_SLOT_RECORD_BYTES], unsigned slot,
 	    fl_get_le32(in + OFF_CRC) != fl_crc32(0, in, OFF_CRC))
 		return FL_ECORRUPT;
 	if (in[6] > FL_SLOT_BAD || in[6] == FL_SLOT_EMPTY ||
-	    in[OFF_PREV - 1] != '\0' || in[OFF_CRC - 1] != '\0')
+	    (in[75] & ~FL_SLOT_FLAG_ARMED) != 0 || in[OFF_PREV - 1] != '\0' ||
+	    in[OFF_CRC - 1] != '\0')
 		return FL_ECORRUPT;
 	memset(out, 0, sizeof(*out));
 	out->state = in[6];
@@ -86,6 +88,7 @@ int fl_slot_record_decode(const uint8_t in[FL_SLOT_RECORD_BYTES], unsigned slot,
 	out->tries_total = in[72];
 	out->reason = in[73];
 	out->reset_reason = in[74];
+	out->flags = in[75];
 	memcpy(out->version, in + OFF_VERSION, FL_VERSION_MAX);
 	memcpy(out->prev_version, in + OFF_PREV, FL_VERSION_MAX);
 	return 0;
@@ -188,6 +191,8 @@ int fl_slots_write_record(struct fl_slots *s, unsigned slot,
 
 	if (info->floor < floor)
 		info->floor = floor; /* every record carries the floor */
+	if (info->state != FL_SLOT_TRIAL)
+		info->flags = 0;
 	info->seq = s->seq + 1;
 	rc = fl_area_erase(m, copy_off(s, slot, copy), fl_area_erase_bytes(m));
 	if (rc != 0)
@@ -251,6 +256,23 @@ static int is_external(const struct fl_slots *s)
 	return s->cfg.boot != NULL && s->cfg.boot->ops->set_trial != NULL;
 }
 
+/* Hands a TRIAL record's trial to an external boot loader, then records
+ * that it did (FL_SLOT_FLAG_ARMED), so that a revert the boot loader
+ * reports later is known to be about this trial and not an older one. */
+static int arm_trial(struct fl_slots *s, unsigned slot)
+{
+	struct fl_slot_info in = s->info[slot];
+	int rc;
+
+	if (!is_external(s) || (in.flags & FL_SLOT_FLAG_ARMED))
+		return 0;
+	rc = s->cfg.boot->ops->set_trial(s->cfg.boot, slot, in.tries_total);
+	if (rc != 0)
+		return rc;
+	in.flags |= FL_SLOT_FLAG_ARMED;
+	return fl_slots_write_record(s, slot, &in);
+}
+
 /* Settles a transition a power cut split between the records and an
  * external boot loader (order of writes in boot.h). */
 static int reconcile(struct fl_slots *s)
@@ -278,8 +300,19 @@ static int reconcile(struct fl_slots *s)
 		 * there too, or it is abandoned at the next reset. */
 		rc = ops->commit(s->cfg.boot, b);
 	}
+	if (rc == 0 && s->info[b].state == FL_SLOT_TRIAL && s->boot.is_trial &&
+	    !(s->info[b].flags & FL_SLOT_FLAG_ARMED)) {
+		/* set_trial() reached the boot loader; the record did not. */
+		in = s->info[b];
+		in.flags |= FL_SLOT_FLAG_ARMED;
+		rc = fl_slots_write_record(s, b, &in);
+	}
+	/* A revert counts only for an armed trial: an unarmed TRIAL record
+	 * is an activation cut short, which fl_slots_activate() resumes,
+	 * while the boot loader's revert flag still refers to an older
+	 * trial. */
 	if (rc == 0 && s->info[o].state == FL_SLOT_TRIAL &&
-	    s->boot.is_reverted) {
+	    (s->info[o].flags & FL_SLOT_FLAG_ARMED) && s->boot.is_reverted) {
 		in = s->info[o];
 		in.state = FL_SLOT_BAD;
 		in.reason = FL_REASON_REVERTED;
@@ -422,16 +455,14 @@ int fl_slots_activate(struct fl_slots *s, unsigned slot)
 		return rc;
 	if (in.state == FL_SLOT_STAGED) {
 		in.state = FL_SLOT_TRIAL;
+		in.flags = 0;
 		in.tries_total = s->cfg.trial_tries;
 		in.tries_left = s->cfg.trial_tries;
 		rc = fl_slots_write_record(s, slot, &in);
 		if (rc != 0)
 			return rc;
 	}
-	if (is_external(s))
-		rc = s->cfg.boot->ops->set_trial(s->cfg.boot, slot,
-						 s->info[slot].tries_total);
-	return rc;
+	return arm_trial(s, slot);
 }
 
 int fl_slots_confirm(struct fl_slots *s)
@@ -489,6 +520,7 @@ int fl_slots_switch_to_previous(struct fl_slots *s, uint32_t attempt_id)
 	if (rc != 0)
 		return rc;
 	in.state = FL_SLOT_TRIAL;
+	in.flags = 0;
 	in.tries_total = s->cfg.trial_tries;
 	in.tries_left = s->cfg.trial_tries;
 	in.attempt_id = attempt_id;
@@ -496,8 +528,5 @@ int fl_slots_switch_to_previous(struct fl_slots *s, uint32_t attempt_id)
 	in.reset_reason = FL_RESET_UNKNOWN;
 	memcpy(in.prev_version, s->info[b].version, FL_VERSION_MAX);
 	rc = fl_slots_write_record(s, p, &in);
-	if (rc == 0 && is_external(s))
-		rc = s->cfg.boot->ops->set_trial(s->cfg.boot, p,
-						 in.tries_total);
-	return rc;
+	return rc != 0 ? rc : arm_trial(s, p);
 }

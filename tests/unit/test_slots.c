@@ -66,6 +66,7 @@ static void test_slots__record_roundtrips_every_field(void **state)
 	in.tries_total = 3;
 	in.reason = FL_REASON_REJECTED;
 	in.reset_reason = FL_RESET_BROWNOUT;
+	in.flags = FL_SLOT_FLAG_ARMED;
 	in.seq = 0x0102030405060708ull;
 	in.image_len = 0xA1B2C3D4u;
 	for (int i = 0; i < FL_SHA256_BYTES; i++)
@@ -410,9 +411,10 @@ static void test_slots__external_boot_loader_is_reconciled(void **state)
 	assert_int_equal(fl_slots_open(s, &cfg), 0);
 	stage_b(f, 8);
 	assert_int_equal(fl_slots_load(s), 0);
-	/* activate: record first, then the boot loader. */
+	/* activate: record first, then the boot loader, then ARMED. */
 	assert_int_equal(fl_slots_activate(s, 1), 0);
 	assert_int_equal(fb.trial_slot, 1);
+	assert_int_equal(s->info[1].flags, FL_SLOT_FLAG_ARMED);
 	/* The boot loader boots B on trial; B commits in the boot loader,
 	 * and power is cut before the record is written. */
 	fb.st.booted_slot = 1;
@@ -488,6 +490,65 @@ test_slots__committed_slot_on_external_trial_is_committed(void **state)
 	free(s);
 }
 
+static void
+test_slots__stale_revert_flag_does_not_fail_a_new_trial(void **state)
+{
+	struct fx *f = *state;
+	struct fake_boot fb = {.trial_slot = -1, .permanent_slot = 0};
+	struct fl_boot ext = {&fake_ops, &fb};
+	struct fl_slots_config cfg = f->boot.cfg;
+	struct fl_slots *s = calloc(1, sizeof(*s));
+	struct fl_slot_info in;
+
+	/* The boot loader still reports the revert of an earlier trial of
+	 * B. A new image for B is activated, but power is cut after the
+	 * TRIAL record and before set_trial(): the trial is not armed. */
+	cfg.boot = &ext;
+	fb.st.booted_slot = 0;
+	fb.st.is_reverted = 1;
+	stage_b(f, 8);
+	assert_int_equal(fl_slots_open(s, &cfg), 0);
+	in = s->info[1];
+	in.state = FL_SLOT_TRIAL;
+	in.tries_total = in.tries_left = 1;
+	assert_int_equal(fl_slots_write_record(s, 1, &in), 0);
+	assert_int_equal(fl_slots_open(s, &cfg), 0);
+	assert_int_equal(s->info[1].state, FL_SLOT_TRIAL); /* not BAD */
+	assert_int_equal(fb.calls, 0);
+	/* Activation resumes: armed now, and a revert would now count. */
+	assert_int_equal(fl_slots_activate(s, 1), 0);
+	assert_int_equal(fb.trial_slot, 1);
+	assert_int_equal(s->info[1].flags, FL_SLOT_FLAG_ARMED);
+	assert_int_equal(fl_slots_open(s, &cfg), 0);
+	assert_int_equal(s->info[1].state, FL_SLOT_BAD);
+	free(s);
+}
+
+static void
+test_slots__armed_trial_booted_before_its_record_is_adopted(void **state)
+{
+	struct fx *f = *state;
+	struct fake_boot fb = {.trial_slot = -1, .permanent_slot = 0};
+	struct fl_boot ext = {&fake_ops, &fb};
+	struct fl_slots_config cfg = f->boot.cfg;
+	struct fl_slots *s = calloc(1, sizeof(*s));
+	struct fl_slot_info in;
+
+	cfg.boot = &ext;
+	stage_b(f, 8);
+	assert_int_equal(fl_slots_open(s, &cfg), 0);
+	in = s->info[1];
+	in.state = FL_SLOT_TRIAL;
+	in.tries_total = in.tries_left = 1;
+	assert_int_equal(fl_slots_write_record(s, 1, &in), 0);
+	/* set_trial() landed, the ARMED record did not; B boots on trial. */
+	fb.st.booted_slot = 1;
+	fb.st.is_trial = 1;
+	assert_int_equal(fl_slots_open(s, &cfg), 0);
+	assert_int_equal(s->info[1].flags, FL_SLOT_FLAG_ARMED);
+	free(s);
+}
+
 int main(void)
 {
 #define T(n) cmocka_unit_test_setup_teardown(n, setup, teardown)
@@ -509,6 +570,8 @@ int main(void)
 		T(test_slots__external_boot_loader_is_reconciled),
 		T(test_slots__half_done_reject_is_finished_on_open),
 		T(test_slots__committed_slot_on_external_trial_is_committed),
+		T(test_slots__stale_revert_flag_does_not_fail_a_new_trial),
+		T(test_slots__armed_trial_booted_before_its_record_is_adopted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

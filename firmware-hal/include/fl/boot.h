@@ -17,7 +17,8 @@
  * Order of writes the slot manager uses with an external backend, and how
  * fl_slots_open() reconciles after a power cut between the two stores:
  *
- *   activate  record TRIAL, then set_trial()        (resumable: call again)
+ *   activate  record TRIAL, set_trial(), record ARMED  (resumable: call
+ *             again; a revert is believed only for an ARMED trial)
  *   commit    commit(), then record CONFIRMED       (commit point: commit())
  *   reject    record BAD, then set_permanent(other)
  *   revert    by the boot loader; seen as status.is_reverted

@@ -78,6 +78,7 @@ struct fl_slot_info {
 	uint8_t tries_total;  /* TRIAL: boots granted at activation */
 	uint8_t reason;	      /* enum fl_reason */
 	uint8_t reset_reason; /* enum fl_reset_reason when a trial ended */
+	uint8_t flags;	      /* FL_SLOT_FLAG_* */
 	uint64_t seq;	      /* sequence number of this record, 0 if EMPTY */
 	uint32_t image_len;
 	uint8_t sha256[FL_SHA256_BYTES];
@@ -87,6 +88,11 @@ struct fl_slot_info {
 	char version[FL_VERSION_MAX];
 	char prev_version[FL_VERSION_MAX];
 };
+
+/* TRIAL with an external boot loader: set_trial() has been done, so a
+ * revert the boot loader reports refers to this trial. Cleared on every
+ * other state. */
+#define FL_SLOT_FLAG_ARMED 0x01u
 
 struct fl_attempt {
 	uint32_t id;
