@@ -53,20 +53,26 @@ struct fl_boot_status {
 
 struct fl_boot;
 
+/* Errors every operation may also return: FL_EIO (the store failed),
+ * FL_ECORRUPT (the boot loader's state is unreadable: nothing is written,
+ * so as not to replace it), FL_ENOMEM, FL_ENOSPC (no room to store). */
 struct fl_boot_ops {
 	unsigned version; /* FL_BOOT_OPS_VERSION */
 	const char *name; /* "native", "uboot", "esp-otadata" */
-	/* What the boot loader did at this power-on. 0 or FL_EIO. */
+	/* What the boot loader did at this power-on. 0 or an error above. */
 	int (*status)(struct fl_boot *b, struct fl_boot_status *st);
 	/* Arms a trial: the next boot starts `slot`; after `tries` boots
 	 * without commit the boot loader returns to the committed slot.
-	 * Idempotent. 0, FL_EINVAL, FL_EIO. NULL in the native backend. */
+	 * Idempotent. Also FL_EINVAL, FL_EROLLBACK (the boot loader refuses
+	 * the image: below its own anti-rollback version). NULL in the
+	 * native backend. */
 	int (*set_trial)(struct fl_boot *b, unsigned slot, unsigned tries);
 	/* The commit point: the running trial `slot` becomes the permanent
-	 * boot slot. Idempotent. 0, FL_ESTATE, FL_EIO. NULL in native. */
+	 * boot slot. Idempotent. Also FL_EINVAL, FL_ESTATE (`slot` is not
+	 * the booted slot on trial). NULL in native. */
 	int (*commit)(struct fl_boot *b, unsigned slot);
 	/* Makes `slot` the permanent boot slot and cancels any pending trial.
-	 * Idempotent. 0, FL_EINVAL, FL_EIO. NULL in native. */
+	 * Idempotent. Also FL_EINVAL. NULL in native. */
 	int (*set_permanent)(struct fl_boot *b, unsigned slot);
 };
 
