@@ -1,0 +1,963 @@
+/*
+ * codec.c -- JSON encoders and decoders of the five MQTT messages
+ * (presence, reported, cmd, status, health); docs/protocol.md pins every
+ * field.
+ *
+ * Method: each message has one validate function over its struct. An
+ * encoder validates, then builds a cJSON tree and prints it into the
+ * caller's buffer; a decoder reads each field through the typed readers of
+ * json.c into a cleared struct and then runs the same validate function,
+ * so what one side may send is exactly what the other accepts. Integers at
+ * 0 and empty strings are left out of the JSON (and read back as 0 and "")
+ * except for the fields marked required. Unknown fields are ignored.
+ *
+ * Memory: the trees are cJSON's (its global allocator, never replaced
+ * here: cJSON_InitHooks is process-wide, and the codec shares the process
+ * with other cJSON users, ESP-IDF components among them). Each call frees
+ * its tree before returning; json.c bounds what a decode can allocate.
+ */
+#include <string.h>
+
+#include "fl/bytes.h"
+#include "fl/err.h"
+#include "proto_internal.h"
+
+#define CHECK(expr)                                                            \
+	do {                                                                   \
+		err = (expr);                                                  \
+		if (err)                                                       \
+			goto out;                                              \
+	} while (0)
+
+/* Validation of a string field of a struct, with the diagnostic. */
+static int check_field(const char *s, size_t size, int cs, bool required,
+		       const char *name, struct fl_proto_diag *d)
+{
+	int err = fl_proto__check_str(s, size, cs);
+
+	if (err == 0 && required && s[0] == '\0')
+		err = FL_EINVAL;
+	if (err)
+		fl_proto__diag(d, name,
+			       err == FL_ETOOBIG
+				       ? "too long"
+				       : "empty, bad character or form");
+	return err;
+}
+
+static int fail(struct fl_proto_diag *d, const char *name, const char *what)
+{
+	fl_proto__diag(d, name, what);
+	return FL_EINVAL;
+}
+
+/* Adds a string only when non-empty. */
+static int add_str_opt(cJSON *obj, const char *name, const char *v)
+{
+	return v[0] ? fl_proto__add_str(obj, name, v) : 0;
+}
+
+/* Adds an integer only when non-zero. */
+static int add_uint_opt(cJSON *obj, const char *name, uint64_t v)
+{
+	return v ? fl_proto__add_uint(obj, name, v) : 0;
+}
+
+/* Finishes an encoder: prints, frees the tree. */
+static int finish(cJSON *root, int err, char *out, size_t out_size,
+		  size_t *out_len)
+{
+	if (err == 0)
+		err = fl_proto__print(root, out, out_size, out_len,
+				      FL_PROTO_MSG_MAX);
+	else if (out != NULL && out_size > 0)
+		out[0] = '\0';
+	cJSON_Delete(root);
+	return err;
+}
+
+/* ---- presence ---------------------------------------------------------- */
+
+static int presence_validate(const struct fl_presence *m,
+			     struct fl_proto_diag *d)
+{
+	if (m->ts > FL_PROTO_UINT_MAX)
+		return fail(d, "ts", "out of range");
+	return check_field(m->agent, sizeof(m->agent), FL_CS_VERSION, false,
+			   "agent", d);
+}
+
+int fl_proto_encode_presence(char *out, size_t out_size, size_t *out_len,
+			     const struct fl_presence *m)
+{
+	cJSON *root = NULL;
+	int err;
+
+	if (m == NULL)
+		return FL_EINVAL;
+	CHECK(presence_validate(m, NULL));
+	root = cJSON_CreateObject();
+	if (root == NULL)
+		return FL_ENOMEM;
+	CHECK(fl_proto__add_bool(root, "online", m->is_online));
+	CHECK(add_uint_opt(root, "boot", m->boot));
+	CHECK(add_uint_opt(root, "conn", m->conn));
+	CHECK(add_uint_opt(root, "ts", m->ts));
+	CHECK(add_str_opt(root, "agent", m->agent));
+out:
+	if (root == NULL) {
+		if (out != NULL && out_size > 0)
+			out[0] = '\0';
+		return err;
+	}
+	return finish(root, err, out, out_size, out_len);
+}
+
+int fl_proto_decode_presence(struct fl_presence *out, const char *in,
+			     size_t len, struct fl_proto_diag *d)
+{
+	cJSON *root = NULL;
+	int err;
+
+	if (out == NULL)
+		return FL_EINVAL;
+	memset(out, 0, sizeof(*out));
+	CHECK(fl_proto__parse(&root, in, len, FL_PROTO_MSG_MAX, d));
+	CHECK(fl_proto__get_bool(&out->is_online, root, "online", true, d));
+	CHECK(fl_proto__get_u32(&out->boot, root, "boot", false, 0, UINT32_MAX,
+				d));
+	CHECK(fl_proto__get_u32(&out->conn, root, "conn", false, 0, UINT32_MAX,
+				d));
+	CHECK(fl_proto__get_uint(&out->ts, root, "ts", false, 0,
+				 FL_PROTO_UINT_MAX, d));
+	CHECK(fl_proto__get_str(out->agent, sizeof(out->agent), root, "agent",
+				false, FL_CS_VERSION, d));
+	CHECK(presence_validate(out, d));
+out:
+	cJSON_Delete(root);
+	if (err)
+		memset(out, 0, sizeof(*out));
+	return err;
+}
+
+/* ---- reported ---------------------------------------------------------- */
+
+static int reported_validate(const struct fl_reported *m,
+			     struct fl_proto_diag *d)
+{
+	int err;
+
+	CHECK(check_field(m->model, sizeof(m->model), FL_CS_IDENT, true,
+			  "model", d));
+	CHECK(check_field(m->tz, sizeof(m->tz), FL_CS_TZ, false, "tz", d));
+	CHECK(check_field(m->agent, sizeof(m->agent), FL_CS_VERSION, false,
+			  "agent", d));
+	if (m->ts > FL_PROTO_UINT_MAX)
+		return fail(d, "ts", "out of range");
+	if (m->n_labels > FL_PROTO_LABELS_MAX) {
+		fl_proto__diag(d, "labels", "too many");
+		return FL_ETOOBIG;
+	}
+	for (unsigned i = 0; i < m->n_labels; i++) {
+		CHECK(check_field(m->labels[i].key, sizeof(m->labels[i].key),
+				  FL_CS_IDENT, true, "labels", d));
+		CHECK(check_field(m->labels[i].value,
+				  sizeof(m->labels[i].value), FL_CS_VALUE,
+				  false, "labels", d));
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(m->labels[i].key, m->labels[j].key) == 0)
+				return fail(d, "labels", "key twice");
+		}
+	}
+	if (m->n_components > FL_PROTO_COMPONENTS_MAX) {
+		fl_proto__diag(d, "components", "too many");
+		return FL_ETOOBIG;
+	}
+	for (unsigned i = 0; i < m->n_components; i++) {
+		const struct fl_component *c = &m->components[i];
+
+		CHECK(check_field(c->name, sizeof(c->name), FL_CS_IDENT, true,
+				  "components.name", d));
+		CHECK(check_field(c->version, sizeof(c->version), FL_CS_VERSION,
+				  true, "components.version", d));
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(c->name, m->components[j].name) == 0)
+				return fail(d, "components", "name twice");
+		}
+	}
+	if (m->n_slots > FL_PROTO_SLOTS_MAX) {
+		fl_proto__diag(d, "slots", "too many");
+		return FL_ETOOBIG;
+	}
+	for (unsigned i = 0; i < m->n_slots; i++) {
+		const struct fl_wire_slot *s = &m->slots[i];
+
+		if (fl_wire_slot_state_name(s->state) == NULL)
+			return fail(d, "slots.state", "unknown value");
+		CHECK(check_field(s->version, sizeof(s->version), FL_CS_VERSION,
+				  false, "slots.version", d));
+		if (s->seq > FL_PROTO_UINT_MAX)
+			return fail(d, "slots.seq", "out of range");
+		if (s->state == FL_WIRE_SLOT_EMPTY && (s->version[0] || s->seq))
+			return fail(d, "slots", "an empty slot has no image");
+	}
+	if (m->n_slots ? m->booted >= m->n_slots : m->booted != 0)
+		return fail(d, "booted", "no such slot");
+	if (m->floor > FL_PROTO_UINT_MAX)
+		return fail(d, "floor", "out of range");
+	if (fl_update_state_name(m->state) == NULL)
+		return fail(d, "state", "unknown value");
+	if (fl_result_name(m->result) == NULL)
+		return fail(d, "result", "unknown value");
+	if (m->job == 0 && (m->state || m->result))
+		return fail(d, "job", "state or result without a job");
+out:
+	return err;
+}
+
+int fl_proto_encode_reported(char *out, size_t out_size, size_t *out_len,
+			     const struct fl_reported *m)
+{
+	cJSON *root = NULL, *arr, *obj;
+	int err;
+
+	if (m == NULL)
+		return FL_EINVAL;
+	CHECK(reported_validate(m, NULL));
+	root = cJSON_CreateObject();
+	if (root == NULL)
+		return FL_ENOMEM;
+	CHECK(fl_proto__add_str(root, "model", m->model));
+	CHECK(add_str_opt(root, "tz", m->tz));
+	CHECK(add_uint_opt(root, "boot", m->boot));
+	CHECK(add_uint_opt(root, "ts", m->ts));
+	CHECK(add_str_opt(root, "agent", m->agent));
+	if (m->n_labels) {
+		obj = cJSON_AddObjectToObject(root, "labels");
+		if (obj == NULL)
+			CHECK(FL_ENOMEM);
+		for (unsigned i = 0; i < m->n_labels; i++)
+			CHECK(fl_proto__add_str(obj, m->labels[i].key,
+						m->labels[i].value));
+	}
+	if (m->n_components) {
+		arr = cJSON_AddArrayToObject(root, "components");
+		if (arr == NULL)
+			CHECK(FL_ENOMEM);
+		for (unsigned i = 0; i < m->n_components; i++) {
+			obj = cJSON_CreateObject();
+			if (obj == NULL)
+				CHECK(FL_ENOMEM);
+			cJSON_AddItemToArray(arr, obj);
+			CHECK(fl_proto__add_str(obj, "name",
+						m->components[i].name));
+			CHECK(fl_proto__add_str(obj, "version",
+						m->components[i].version));
+		}
+	}
+	if (m->n_slots) {
+		arr = cJSON_AddArrayToObject(root, "slots");
+		if (arr == NULL)
+			CHECK(FL_ENOMEM);
+		for (unsigned i = 0; i < m->n_slots; i++) {
+			obj = cJSON_CreateObject();
+			if (obj == NULL)
+				CHECK(FL_ENOMEM);
+			cJSON_AddItemToArray(arr, obj);
+			CHECK(fl_proto__add_str(
+				obj, "state",
+				fl_wire_slot_state_name(m->slots[i].state)));
+			CHECK(add_str_opt(obj, "version", m->slots[i].version));
+			CHECK(add_uint_opt(obj, "seq", m->slots[i].seq));
+		}
+		CHECK(add_uint_opt(root, "booted", m->booted));
+	}
+	CHECK(add_uint_opt(root, "floor", m->floor));
+	if (m->job) {
+		CHECK(fl_proto__add_uint(root, "job", m->job));
+		CHECK(fl_proto__add_str(root, "state",
+					fl_update_state_name(m->state)));
+		CHECK(fl_proto__add_str(root, "result",
+					fl_result_name(m->result)));
+	}
+out:
+	if (root == NULL) {
+		if (out != NULL && out_size > 0)
+			out[0] = '\0';
+		return err;
+	}
+	return finish(root, err, out, out_size, out_len);
+}
+
+static int decode_labels(struct fl_reported *out, const cJSON *root,
+			 struct fl_proto_diag *d)
+{
+	const cJSON *obj, *it;
+	int err = fl_proto__member(&obj, root, "labels", false, d);
+
+	if (err || obj == NULL)
+		return err;
+	if (!cJSON_IsObject(obj))
+		return fail(d, "labels", "not an object");
+	for (it = obj->child; it != NULL; it = it->next) {
+		struct fl_label *l;
+
+		if (out->n_labels == FL_PROTO_LABELS_MAX) {
+			fl_proto__diag(d, "labels", "too many");
+			return FL_ETOOBIG;
+		}
+		l = &out->labels[out->n_labels++];
+		if (!cJSON_IsString(it) || it->valuestring == NULL)
+			return fail(d, "labels", "value not a string");
+		err = fl_proto__check_str(it->string, sizeof(l->key),
+					  FL_CS_IDENT);
+		if (!err)
+			err = fl_proto__check_str(
+				it->valuestring, sizeof(l->value), FL_CS_VALUE);
+		if (err) {
+			fl_proto__diag(d, "labels", "bad key or value");
+			return err;
+		}
+		(void)fl_strlcpy(l->key, it->string, sizeof(l->key));
+		(void)fl_strlcpy(l->value, it->valuestring, sizeof(l->value));
+	}
+	return 0;
+}
+
+static int decode_components(struct fl_reported *out, const cJSON *root,
+			     struct fl_proto_diag *d)
+{
+	const cJSON *arr, *it;
+	int err = fl_proto__member(&arr, root, "components", false, d);
+
+	if (err || arr == NULL)
+		return err;
+	if (!cJSON_IsArray(arr))
+		return fail(d, "components", "not an array");
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct fl_component *c;
+
+		if (out->n_components == FL_PROTO_COMPONENTS_MAX) {
+			fl_proto__diag(d, "components", "too many");
+			return FL_ETOOBIG;
+		}
+		if (!cJSON_IsObject(it))
+			return fail(d, "components", "not an object");
+		c = &out->components[out->n_components++];
+		err = fl_proto__get_str(c->name, sizeof(c->name), it, "name",
+					true, FL_CS_IDENT, d);
+		if (!err)
+			err = fl_proto__get_str(c->version, sizeof(c->version),
+						it, "version", true,
+						FL_CS_VERSION, d);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int decode_slots(struct fl_reported *out, const cJSON *root,
+			struct fl_proto_diag *d)
+{
+	const cJSON *arr, *it;
+	int err = fl_proto__member(&arr, root, "slots", false, d);
+
+	if (err || arr == NULL)
+		return err;
+	if (!cJSON_IsArray(arr))
+		return fail(d, "slots", "not an array");
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct fl_wire_slot *s;
+
+		if (out->n_slots == FL_PROTO_SLOTS_MAX) {
+			fl_proto__diag(d, "slots", "too many");
+			return FL_ETOOBIG;
+		}
+		if (!cJSON_IsObject(it))
+			return fail(d, "slots", "not an object");
+		s = &out->slots[out->n_slots++];
+		err = fl_proto__get_enum(&s->state, it, "state", true,
+					 fl_proto__slot_state_parse, d);
+		if (!err)
+			err = fl_proto__get_str(s->version, sizeof(s->version),
+						it, "version", false,
+						FL_CS_VERSION, d);
+		if (!err)
+			err = fl_proto__get_uint(&s->seq, it, "seq", false, 0,
+						 FL_PROTO_UINT_MAX, d);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int fl_proto_decode_reported(struct fl_reported *out, const char *in,
+			     size_t len, struct fl_proto_diag *d)
+{
+	cJSON *root = NULL;
+	uint32_t booted = 0;
+	int err;
+
+	if (out == NULL)
+		return FL_EINVAL;
+	memset(out, 0, sizeof(*out));
+	CHECK(fl_proto__parse(&root, in, len, FL_PROTO_MSG_MAX, d));
+	CHECK(fl_proto__get_str(out->model, sizeof(out->model), root, "model",
+				true, FL_CS_IDENT, d));
+	CHECK(fl_proto__get_str(out->tz, sizeof(out->tz), root, "tz", false,
+				FL_CS_TZ, d));
+	CHECK(fl_proto__get_u32(&out->boot, root, "boot", false, 0, UINT32_MAX,
+				d));
+	CHECK(fl_proto__get_uint(&out->ts, root, "ts", false, 0,
+				 FL_PROTO_UINT_MAX, d));
+	CHECK(fl_proto__get_str(out->agent, sizeof(out->agent), root, "agent",
+				false, FL_CS_VERSION, d));
+	CHECK(decode_labels(out, root, d));
+	CHECK(decode_components(out, root, d));
+	CHECK(decode_slots(out, root, d));
+	CHECK(fl_proto__get_u32(&booted, root, "booted", false, 0,
+				FL_PROTO_SLOTS_MAX - 1, d));
+	out->booted = (uint8_t)booted;
+	CHECK(fl_proto__get_uint(&out->floor, root, "floor", false, 0,
+				 FL_PROTO_UINT_MAX, d));
+	CHECK(fl_proto__get_u32(&out->job, root, "job", false, 0, UINT32_MAX,
+				d));
+	CHECK(fl_proto__get_enum(&out->state, root, "state", false,
+				 fl_update_state_parse, d));
+	CHECK(fl_proto__get_enum(&out->result, root, "result", false,
+				 fl_result_parse, d));
+	CHECK(reported_validate(out, d));
+out:
+	cJSON_Delete(root);
+	if (err)
+		memset(out, 0, sizeof(*out));
+	return err;
+}
+
+/* ---- cmd --------------------------------------------------------------- */
+
+static int cmd_validate(const struct fl_cmd *m, struct fl_proto_diag *d)
+{
+	int err = 0;
+
+	if (fl_cmd_type_name(m->type) == NULL)
+		return fail(d, "type", "unknown value");
+	if (m->job == 0)
+		return fail(d, "job", "must be 1 or more");
+	if (m->expires == 0 || m->expires > FL_PROTO_UINT_MAX)
+		return fail(d, "expires", "missing or out of range");
+	if (m->issued > m->expires)
+		return fail(d, "issued", "after expires");
+	if (m->type == FL_CMD_CANCEL)
+		return 0; /* the rest is not sent and not read */
+	if (m->manifest.v != FL_MANIFEST_ENV_VERSION ||
+	    m->manifest.body_len == 0 ||
+	    m->manifest.body_len > FL_MANIFEST_BODY_MAX)
+		return fail(d, "manifest", "missing or malformed envelope");
+	if (fl_proto__activate_name(m->activate) == NULL)
+		return fail(d, "activate", "unknown value");
+	if (m->activate == FL_ACTIVATE_WINDOW &&
+	    (m->window_start_min >= 1440 || m->window_end_min >= 1440 ||
+	     m->window_start_min == m->window_end_min))
+		return fail(d, "window", "not HH:MM-HH:MM, or empty");
+	if (m->n_limits > FL_PROTO_LIMITS_MAX) {
+		fl_proto__diag(d, "health.limits", "too many");
+		return FL_ETOOBIG;
+	}
+	for (unsigned i = 0; i < m->n_limits; i++) {
+		const struct fl_health_limit *l = &m->limits[i];
+
+		CHECK(check_field(l->metric, sizeof(l->metric), FL_CS_IDENT,
+				  true, "health.limits.metric", d));
+		if (!l->has_min && !l->has_max)
+			return fail(d, "health.limits", "neither min nor max");
+		if ((l->has_min && !fl_proto__is_finite(l->min)) ||
+		    (l->has_max && !fl_proto__is_finite(l->max)) ||
+		    (l->has_min && l->has_max && l->min > l->max))
+			return fail(d, "health.limits", "bad min or max");
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(l->metric, m->limits[j].metric) == 0)
+				return fail(d, "health.limits", "metric twice");
+		}
+	}
+out:
+	return err;
+}
+
+/* "HH:MM-HH:MM" <-> minutes. */
+static void window_format(char out[12], unsigned start, unsigned end)
+{
+	out[0] = (char)('0' + start / 600);
+	out[1] = (char)('0' + start / 60 % 10);
+	out[2] = ':';
+	out[3] = (char)('0' + start % 60 / 10);
+	out[4] = (char)('0' + start % 10);
+	out[5] = '-';
+	out[6] = (char)('0' + end / 600);
+	out[7] = (char)('0' + end / 60 % 10);
+	out[8] = ':';
+	out[9] = (char)('0' + end % 60 / 10);
+	out[10] = (char)('0' + end % 10);
+	out[11] = '\0';
+}
+
+static int hhmm(const char *s, uint16_t *out)
+{
+	unsigned h, m;
+
+	for (int i = 0; i < 5; i++) {
+		if (i == 2 ? s[i] != ':' : !(s[i] >= '0' && s[i] <= '9'))
+			return FL_EINVAL;
+	}
+	h = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
+	m = (unsigned)(s[3] - '0') * 10 + (unsigned)(s[4] - '0');
+	if (h > 23 || m > 59)
+		return FL_EINVAL;
+	*out = (uint16_t)(h * 60 + m);
+	return 0;
+}
+
+static int window_parse(struct fl_cmd *out, const cJSON *root,
+			struct fl_proto_diag *d)
+{
+	char w[16] = "";
+	int err = fl_proto__get_str(w, sizeof(w), root, "window", true,
+				    FL_CS_TEXT, d);
+
+	if (err)
+		return err;
+	if (strlen(w) != 11 || w[5] != '-' ||
+	    hhmm(w, &out->window_start_min) != 0 ||
+	    hhmm(w + 6, &out->window_end_min) != 0)
+		return fail(d, "window", "not HH:MM-HH:MM");
+	return 0;
+}
+
+static int health_parse(struct fl_cmd *out, const cJSON *root,
+			struct fl_proto_diag *d)
+{
+	const cJSON *h, *arr, *it;
+	int err = fl_proto__member(&h, root, "health", false, d);
+
+	if (err || h == NULL)
+		return err;
+	if (!cJSON_IsObject(h))
+		return fail(d, "health", "not an object");
+	err = fl_proto__get_u32(&out->health_window_s, h, "window_s", false, 0,
+				UINT32_MAX, d);
+	if (!err)
+		err = fl_proto__member(&arr, h, "limits", false, d);
+	if (err || arr == NULL)
+		return err;
+	if (!cJSON_IsArray(arr))
+		return fail(d, "health.limits", "not an array");
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct fl_health_limit *l;
+		const cJSON *m;
+
+		if (out->n_limits == FL_PROTO_LIMITS_MAX) {
+			fl_proto__diag(d, "health.limits", "too many");
+			return FL_ETOOBIG;
+		}
+		if (!cJSON_IsObject(it))
+			return fail(d, "health.limits", "not an object");
+		l = &out->limits[out->n_limits++];
+		err = fl_proto__get_str(l->metric, sizeof(l->metric), it,
+					"metric", true, FL_CS_IDENT, d);
+		if (!err)
+			err = fl_proto__member(&m, it, "min", false, d);
+		if (!err && m != NULL) {
+			l->has_min = true;
+			err = fl_proto__get_double(&l->min, it, "min", true, d);
+		}
+		if (!err)
+			err = fl_proto__member(&m, it, "max", false, d);
+		if (!err && m != NULL) {
+			l->has_max = true;
+			err = fl_proto__get_double(&l->max, it, "max", true, d);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int fl_proto_encode_cmd(char *out, size_t out_size, size_t *out_len,
+			const struct fl_cmd *m)
+{
+	cJSON *root = NULL, *obj, *arr, *h;
+	char window[12];
+	int err;
+
+	if (m == NULL)
+		return FL_EINVAL;
+	CHECK(cmd_validate(m, NULL));
+	root = cJSON_CreateObject();
+	if (root == NULL)
+		return FL_ENOMEM;
+	CHECK(fl_proto__add_str(root, "type", fl_cmd_type_name(m->type)));
+	CHECK(fl_proto__add_uint(root, "job", m->job));
+	CHECK(add_uint_opt(root, "issued", m->issued));
+	CHECK(fl_proto__add_uint(root, "expires", m->expires));
+	if (m->type == FL_CMD_CANCEL)
+		goto out;
+	obj = cJSON_AddObjectToObject(root, "manifest");
+	if (obj == NULL)
+		CHECK(FL_ENOMEM);
+	CHECK(fl_manifest__env_to_json(obj, &m->manifest));
+	if (m->activate != FL_ACTIVATE_NOW)
+		CHECK(fl_proto__add_str(root, "activate",
+					fl_proto__activate_name(m->activate)));
+	if (m->activate == FL_ACTIVATE_WINDOW) {
+		window_format(window, m->window_start_min, m->window_end_min);
+		CHECK(fl_proto__add_str(root, "window", window));
+	}
+	if (m->health_window_s == 0 && m->n_limits == 0)
+		goto out;
+	h = cJSON_AddObjectToObject(root, "health");
+	if (h == NULL)
+		CHECK(FL_ENOMEM);
+	CHECK(add_uint_opt(h, "window_s", m->health_window_s));
+	if (m->n_limits == 0)
+		goto out;
+	arr = cJSON_AddArrayToObject(h, "limits");
+	if (arr == NULL)
+		CHECK(FL_ENOMEM);
+	for (unsigned i = 0; i < m->n_limits; i++) {
+		const struct fl_health_limit *l = &m->limits[i];
+
+		obj = cJSON_CreateObject();
+		if (obj == NULL)
+			CHECK(FL_ENOMEM);
+		cJSON_AddItemToArray(arr, obj);
+		CHECK(fl_proto__add_str(obj, "metric", l->metric));
+		if (l->has_min)
+			CHECK(fl_proto__add_double(obj, "min", l->min));
+		if (l->has_max)
+			CHECK(fl_proto__add_double(obj, "max", l->max));
+	}
+out:
+	if (root == NULL) {
+		if (out != NULL && out_size > 0)
+			out[0] = '\0';
+		return err;
+	}
+	return finish(root, err, out, out_size, out_len);
+}
+
+int fl_proto_decode_cmd(struct fl_cmd *out, const char *in, size_t len,
+			struct fl_proto_diag *d)
+{
+	cJSON *root = NULL;
+	const cJSON *env, *t;
+	uint8_t type = FL_CMD_NONE;
+	int v;
+	uint32_t job = 0;
+	int err;
+
+	if (out == NULL)
+		return FL_EINVAL;
+	memset(out, 0, sizeof(*out));
+	CHECK(fl_proto__parse(&root, in, len, FL_PROTO_MSG_MAX, d));
+	/* The job first, so that a device can answer a bad command. */
+	CHECK(fl_proto__get_u32(&job, root, "job", true, 1, UINT32_MAX, d));
+	CHECK(fl_proto__member(&t, root, "type", true, d));
+	if (!cJSON_IsString(t) || t->valuestring == NULL) {
+		err = fail(d, "type", "not a string");
+		goto out;
+	}
+	if (fl_proto__cmd_type_parse(&v, t->valuestring) != 0) {
+		fl_proto__diag(d, "type", "unknown command");
+		err = FL_ENOTSUP;
+		goto out;
+	}
+	type = (uint8_t)v;
+	out->type = type;
+	out->job = job;
+	CHECK(fl_proto__get_uint(&out->issued, root, "issued", false, 0,
+				 FL_PROTO_UINT_MAX, d));
+	CHECK(fl_proto__get_uint(&out->expires, root, "expires", true, 1,
+				 FL_PROTO_UINT_MAX, d));
+	if (type != FL_CMD_CANCEL) {
+		CHECK(fl_proto__member(&env, root, "manifest", true, d));
+		CHECK(fl_manifest__env_from_json(&out->manifest, env, d));
+		CHECK(fl_proto__get_enum(&out->activate, root, "activate",
+					 false, fl_proto__activate_parse, d));
+		if (out->activate == FL_ACTIVATE_WINDOW)
+			CHECK(window_parse(out, root, d));
+		CHECK(health_parse(out, root, d));
+	}
+	CHECK(cmd_validate(out, d));
+out:
+	cJSON_Delete(root);
+	if (err) {
+		memset(out, 0, sizeof(*out));
+		out->type = type;
+		out->job = job;
+	}
+	return err;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static int status_validate(const struct fl_status *m, struct fl_proto_diag *d)
+{
+	int err;
+
+	if (m->job == 0)
+		return fail(d, "job", "must be 1 or more");
+	if (m->ts > FL_PROTO_UINT_MAX)
+		return fail(d, "ts", "out of range");
+	if (fl_update_state_name(m->state) == NULL)
+		return fail(d, "state", "unknown value");
+	if (fl_result_name(m->result) == NULL)
+		return fail(d, "result", "unknown value");
+	if ((m->state == FL_STATE_IDLE) != fl_result_is_final(m->result))
+		return fail(d, "result",
+			    "final exactly when the state is idle");
+	if (m->result == FL_RESULT_RETRY_LATER && m->state != FL_STATE_WAITING)
+		return fail(d, "result", "retry_later only while waiting");
+	if (m->total && m->bytes > m->total)
+		return fail(d, "bytes", "more than total");
+	if (fl_wire_reset_name(m->reset) == NULL)
+		return fail(d, "reset", "unknown value");
+	CHECK(check_field(m->reason, sizeof(m->reason), FL_CS_TOKEN, false,
+			  "reason", d));
+	CHECK(check_field(m->detail, sizeof(m->detail), FL_CS_TEXT, false,
+			  "detail", d));
+	CHECK(check_field(m->version, sizeof(m->version), FL_CS_VERSION, false,
+			  "version", d));
+out:
+	return err;
+}
+
+int fl_proto_encode_status(char *out, size_t out_size, size_t *out_len,
+			   const struct fl_status *m)
+{
+	cJSON *root = NULL;
+	int err;
+
+	if (m == NULL)
+		return FL_EINVAL;
+	CHECK(status_validate(m, NULL));
+	root = cJSON_CreateObject();
+	if (root == NULL)
+		return FL_ENOMEM;
+	CHECK(fl_proto__add_uint(root, "job", m->job));
+	CHECK(add_uint_opt(root, "boot", m->boot));
+	CHECK(add_uint_opt(root, "n", m->n));
+	CHECK(add_uint_opt(root, "ts", m->ts));
+	CHECK(fl_proto__add_str(root, "state", fl_update_state_name(m->state)));
+	if (m->result != FL_RESULT_NONE)
+		CHECK(fl_proto__add_str(root, "result",
+					fl_result_name(m->result)));
+	CHECK(add_str_opt(root, "reason", m->reason));
+	CHECK(add_str_opt(root, "detail", m->detail));
+	CHECK(add_uint_opt(root, "bytes", m->bytes));
+	CHECK(add_uint_opt(root, "total", m->total));
+	CHECK(add_uint_opt(root, "retry_s", m->retry_s));
+	if (m->reset != FL_WIRE_RESET_UNKNOWN)
+		CHECK(fl_proto__add_str(root, "reset",
+					fl_wire_reset_name(m->reset)));
+	CHECK(add_str_opt(root, "version", m->version));
+out:
+	if (root == NULL) {
+		if (out != NULL && out_size > 0)
+			out[0] = '\0';
+		return err;
+	}
+	return finish(root, err, out, out_size, out_len);
+}
+
+int fl_proto_decode_status(struct fl_status *out, const char *in, size_t len,
+			   struct fl_proto_diag *d)
+{
+	cJSON *root = NULL;
+	int err;
+
+	if (out == NULL)
+		return FL_EINVAL;
+	memset(out, 0, sizeof(*out));
+	CHECK(fl_proto__parse(&root, in, len, FL_PROTO_MSG_MAX, d));
+	CHECK(fl_proto__get_u32(&out->job, root, "job", true, 1, UINT32_MAX,
+				d));
+	CHECK(fl_proto__get_u32(&out->boot, root, "boot", false, 0, UINT32_MAX,
+				d));
+	CHECK(fl_proto__get_u32(&out->n, root, "n", false, 0, UINT32_MAX, d));
+	CHECK(fl_proto__get_uint(&out->ts, root, "ts", false, 0,
+				 FL_PROTO_UINT_MAX, d));
+	CHECK(fl_proto__get_enum(&out->state, root, "state", true,
+				 fl_update_state_parse, d));
+	CHECK(fl_proto__get_enum(&out->result, root, "result", false,
+				 fl_result_parse, d));
+	CHECK(fl_proto__get_str(out->reason, sizeof(out->reason), root,
+				"reason", false, FL_CS_TOKEN, d));
+	CHECK(fl_proto__get_str(out->detail, sizeof(out->detail), root,
+				"detail", false, FL_CS_TEXT, d));
+	CHECK(fl_proto__get_u32(&out->bytes, root, "bytes", false, 0,
+				UINT32_MAX, d));
+	CHECK(fl_proto__get_u32(&out->total, root, "total", false, 0,
+				UINT32_MAX, d));
+	CHECK(fl_proto__get_u32(&out->retry_s, root, "retry_s", false, 0,
+				UINT32_MAX, d));
+	CHECK(fl_proto__get_enum(&out->reset, root, "reset", false,
+				 fl_proto__reset_parse, d));
+	CHECK(fl_proto__get_str(out->version, sizeof(out->version), root,
+				"version", false, FL_CS_VERSION, d));
+	CHECK(status_validate(out, d));
+out:
+	cJSON_Delete(root);
+	if (err)
+		memset(out, 0, sizeof(*out));
+	return err;
+}
+
+/* ---- health ------------------------------------------------------------ */
+
+static int health_validate(const struct fl_health *m, struct fl_proto_diag *d)
+{
+	int err;
+
+	if (m->ts > FL_PROTO_UINT_MAX || m->uptime_s > FL_PROTO_UINT_MAX)
+		return fail(d, "ts", "out of range");
+	if (fl_wire_reset_name(m->reset) == NULL)
+		return fail(d, "reset", "unknown value");
+	if (m->slot >= FL_PROTO_SLOTS_MAX)
+		return fail(d, "slot", "no such slot");
+	if (!m->is_trial && m->job)
+		return fail(d, "job", "only during a trial");
+	CHECK(check_field(m->version, sizeof(m->version), FL_CS_VERSION, false,
+			  "version", d));
+	if (m->n_metrics > FL_PROTO_METRICS_MAX) {
+		fl_proto__diag(d, "metrics", "too many");
+		return FL_ETOOBIG;
+	}
+	for (unsigned i = 0; i < m->n_metrics; i++) {
+		CHECK(check_field(m->metrics[i].name,
+				  sizeof(m->metrics[i].name), FL_CS_IDENT, true,
+				  "metrics", d));
+		if (!fl_proto__is_finite(m->metrics[i].value))
+			return fail(d, "metrics", "not a finite number");
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(m->metrics[i].name, m->metrics[j].name) == 0)
+				return fail(d, "metrics", "name twice");
+		}
+	}
+out:
+	return err;
+}
+
+int fl_proto_encode_health(char *out, size_t out_size, size_t *out_len,
+			   const struct fl_health *m)
+{
+	cJSON *root = NULL, *obj;
+	int err;
+
+	if (m == NULL)
+		return FL_EINVAL;
+	CHECK(health_validate(m, NULL));
+	root = cJSON_CreateObject();
+	if (root == NULL)
+		return FL_ENOMEM;
+	CHECK(add_uint_opt(root, "ts", m->ts));
+	CHECK(fl_proto__add_uint(root, "uptime_s", m->uptime_s));
+	CHECK(fl_proto__add_uint(root, "boot", m->boot));
+	if (m->reset != FL_WIRE_RESET_UNKNOWN)
+		CHECK(fl_proto__add_str(root, "reset",
+					fl_wire_reset_name(m->reset)));
+	CHECK(add_uint_opt(root, "crashes", m->crashes));
+	CHECK(add_str_opt(root, "version", m->version));
+	CHECK(add_uint_opt(root, "slot", m->slot));
+	if (m->is_trial)
+		CHECK(fl_proto__add_bool(root, "trial", true));
+	CHECK(add_uint_opt(root, "job", m->job));
+	if (m->n_metrics) {
+		obj = cJSON_AddObjectToObject(root, "metrics");
+		if (obj == NULL)
+			CHECK(FL_ENOMEM);
+		for (unsigned i = 0; i < m->n_metrics; i++)
+			CHECK(fl_proto__add_double(obj, m->metrics[i].name,
+						   m->metrics[i].value));
+	}
+out:
+	if (root == NULL) {
+		if (out != NULL && out_size > 0)
+			out[0] = '\0';
+		return err;
+	}
+	return finish(root, err, out, out_size, out_len);
+}
+
+static int decode_metrics(struct fl_health *out, const cJSON *root,
+			  struct fl_proto_diag *d)
+{
+	const cJSON *obj, *it;
+	int err = fl_proto__member(&obj, root, "metrics", false, d);
+
+	if (err || obj == NULL)
+		return err;
+	if (!cJSON_IsObject(obj))
+		return fail(d, "metrics", "not an object");
+	for (it = obj->child; it != NULL; it = it->next) {
+		struct fl_metric *m;
+
+		if (out->n_metrics == FL_PROTO_METRICS_MAX) {
+			fl_proto__diag(d, "metrics", "too many");
+			return FL_ETOOBIG;
+		}
+		m = &out->metrics[out->n_metrics++];
+		if (!cJSON_IsNumber(it) ||
+		    !fl_proto__is_finite(it->valuedouble))
+			return fail(d, "metrics", "not a finite number");
+		err = fl_proto__check_str(it->string, sizeof(m->name),
+					  FL_CS_IDENT);
+		if (err) {
+			fl_proto__diag(d, "metrics", "bad name");
+			return err;
+		}
+		(void)fl_strlcpy(m->name, it->string, sizeof(m->name));
+		m->value = it->valuedouble;
+	}
+	return 0;
+}
+
+int fl_proto_decode_health(struct fl_health *out, const char *in, size_t len,
+			   struct fl_proto_diag *d)
+{
+	cJSON *root = NULL;
+	uint32_t slot = 0;
+	int err;
+
+	if (out == NULL)
+		return FL_EINVAL;
+	memset(out, 0, sizeof(*out));
+	CHECK(fl_proto__parse(&root, in, len, FL_PROTO_MSG_MAX, d));
+	CHECK(fl_proto__get_uint(&out->ts, root, "ts", false, 0,
+				 FL_PROTO_UINT_MAX, d));
+	CHECK(fl_proto__get_uint(&out->uptime_s, root, "uptime_s", true, 0,
+				 FL_PROTO_UINT_MAX, d));
+	CHECK(fl_proto__get_u32(&out->boot, root, "boot", true, 0, UINT32_MAX,
+				d));
+	CHECK(fl_proto__get_enum(&out->reset, root, "reset", false,
+				 fl_proto__reset_parse, d));
+	CHECK(fl_proto__get_u32(&out->crashes, root, "crashes", false, 0,
+				UINT32_MAX, d));
+	CHECK(fl_proto__get_str(out->version, sizeof(out->version), root,
+				"version", false, FL_CS_VERSION, d));
+	CHECK(fl_proto__get_u32(&slot, root, "slot", false, 0,
+				FL_PROTO_SLOTS_MAX - 1, d));
+	out->slot = (uint8_t)slot;
+	CHECK(fl_proto__get_bool(&out->is_trial, root, "trial", false, d));
+	CHECK(fl_proto__get_u32(&out->job, root, "job", false, 0, UINT32_MAX,
+				d));
+	CHECK(decode_metrics(out, root, d));
+	CHECK(health_validate(out, d));
+out:
+	cJSON_Delete(root);
+	if (err)
+		memset(out, 0, sizeof(*out));
+	return err;
+}

@@ -1,0 +1,389 @@
+/*
+ * json.c -- bounded parsing and typed, validated field access over cJSON,
+ * shared by every encoder and decoder of the codec.
+ *
+ * Method: cJSON allocates one node per JSON value and a copy of every
+ * string, and recurses once per nesting level. Before it sees a payload, a
+ * single pass over the bytes (tracking only whether it is inside a string)
+ * counts an upper bound of the values (1 + commas + opening brackets) and
+ * the nesting depth, and refuses NUL bytes and \u0000 escapes, which would
+ * cut a C string short. A payload over FL_PROTO_MSG_MAX bytes,
+ * FL_PROTO_NODES_MAX values or FL_PROTO_DEPTH_MAX levels never reaches the
+ * parser, so one decode allocates at most FL_PROTO_NODES_MAX nodes plus
+ * FL_PROTO_MSG_MAX bytes of strings, and recursion stays shallow. This is
+ * a bound, not a parser: cJSON still decides what is valid JSON.
+ *
+ * Strictness: a member present twice is refused (two readers could pick
+ * different copies); integers are JSON numbers with an exact integer value
+ * in range (at most FL_PROTO_UINT_MAX, 10^15-1, which cJSON prints
+ * exactly); other numbers must be finite.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "fl/bytes.h"
+#include "fl/err.h"
+#include "proto_internal.h"
+
+static bool is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+static bool cs_char_ok(char c, int cs)
+{
+	switch (cs) {
+	case FL_CS_IDENT:
+		return is_alnum(c) || c == '.' || c == '_' || c == '-';
+	case FL_CS_VERSION:
+		return is_alnum(c) || c == '.' || c == '+' || c == '_' ||
+		       c == '-';
+	case FL_CS_TOKEN:
+		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		       c == '_' || c == '.' || c == ':' || c == '-';
+	case FL_CS_TEXT: return c >= 0x20 && c <= 0x7e;
+	case FL_CS_VALUE:
+	case FL_CS_RANGE:
+		return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+	case FL_CS_TZ:
+		return is_alnum(c) || c == '/' || c == '_' || c == '+' ||
+		       c == '-';
+	case FL_CS_URL: return c > 0x20 && c <= 0x7e && c != '"' && c != '\\';
+	default: return false;
+	}
+}
+
+/* A URL starts with a scheme ([a-z][a-z0-9+.-]*), then "://", then at
+ * least one character. */
+static int check_url(const char *s)
+{
+	size_t i = 0;
+
+	if (!(s[0] >= 'a' && s[0] <= 'z'))
+		return FL_EINVAL;
+	while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+	       s[i] == '+' || s[i] == '.' || s[i] == '-')
+		i++;
+	if (strncmp(s + i, "://", 3) != 0 || s[i + 3] == '\0')
+		return FL_EINVAL;
+	return 0;
+}
+
+int fl_proto__check_str(const char *s, size_t size, int cs)
+{
+	size_t n;
+
+	if (s == NULL || size == 0)
+		return FL_EINVAL;
+	for (n = 0; n < size && s[n] != '\0'; n++) {
+		if (!cs_char_ok(s[n], cs))
+			return FL_EINVAL;
+	}
+	if (n == size)
+		return FL_ETOOBIG;
+	if (cs == FL_CS_IDENT && n > 0 && !is_alnum(s[0]))
+		return FL_EINVAL;
+	if (cs == FL_CS_URL)
+		return check_url(s);
+	return 0;
+}
+
+void fl_proto__diag(struct fl_proto_diag *d, const char *field,
+		    const char *what)
+{
+	size_t n;
+
+	if (d == NULL)
+		return;
+	(void)fl_strlcpy(d->msg, field, sizeof(d->msg));
+	n = strlen(d->msg);
+	if (n + 2 < sizeof(d->msg)) {
+		d->msg[n] = ':';
+		d->msg[n + 1] = ' ';
+		(void)fl_strlcpy(d->msg + n + 2, what, sizeof(d->msg) - n - 2);
+	}
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The bounding pass described in the file comment. */
+static int prescan(const char *in, size_t len, struct fl_proto_diag *d)
+{
+	size_t nodes = 1;
+	int depth = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+
+		if (c == '\0') {
+			fl_proto__diag(d, "payload", "NUL byte");
+			return FL_EINVAL;
+		}
+		if (in_str) {
+			if (c == '"') {
+				in_str = false;
+			} else if (c == '\\' && i + 1 < len) {
+				i++;
+				if (in[i] == 'u' && i + 4 < len &&
+				    memcmp(in + i + 1, "0000", 4) == 0) {
+					fl_proto__diag(d, "payload",
+						       "\\u0000 escape");
+					return FL_EINVAL;
+				}
+			}
+			continue;
+		}
+		switch (c) {
+		case '"': in_str = true; break;
+		case '{':
+		case '[':
+			nodes++;
+			if (++depth > FL_PROTO_DEPTH_MAX) {
+				fl_proto__diag(d, "payload", "nested too deep");
+				return FL_ETOOBIG;
+			}
+			break;
+		case '}':
+		case ']': depth--; break;
+		case ',': nodes++; break;
+		default: break;
+		}
+		if (nodes > FL_PROTO_NODES_MAX) {
+			fl_proto__diag(d, "payload", "too many values");
+			return FL_ETOOBIG;
+		}
+	}
+	return 0;
+}
+
+int fl_proto__parse(cJSON **out, const char *in, size_t len, size_t max_len,
+		    struct fl_proto_diag *d)
+{
+	const char *end = NULL;
+	cJSON *root;
+	int err;
+
+	*out = NULL;
+	if (in == NULL) {
+		fl_proto__diag(d, "payload", "NULL");
+		return FL_EINVAL;
+	}
+	if (len > max_len) {
+		fl_proto__diag(d, "payload", "longer than the limit");
+		return FL_ETOOBIG;
+	}
+	err = prescan(in, len, d);
+	if (err)
+		return err;
+	root = cJSON_ParseWithLengthOpts(in, len, &end, 0);
+	if (root == NULL) {
+		fl_proto__diag(d, "payload", "not valid JSON");
+		return FL_EINVAL;
+	}
+	while (end < in + len && is_ws(*end))
+		end++;
+	if (end != in + len) {
+		cJSON_Delete(root);
+		fl_proto__diag(d, "payload", "bytes after the JSON value");
+		return FL_EINVAL;
+	}
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		fl_proto__diag(d, "payload", "not a JSON object");
+		return FL_EINVAL;
+	}
+	*out = root;
+	return 0;
+}
+
+int fl_proto__print(cJSON *root, char *out, size_t out_size, size_t *out_len,
+		    size_t max_len)
+{
+	size_t n;
+	int size = out_size > INT_MAX ? INT_MAX : (int)out_size;
+
+	if (out == NULL || out_size == 0)
+		return FL_ETOOBIG;
+	if (!cJSON_PrintPreallocated(root, out, size, 0)) {
+		out[0] = '\0';
+		return FL_ETOOBIG;
+	}
+	n = strlen(out);
+	if (n > max_len) {
+		out[0] = '\0';
+		return FL_ETOOBIG;
+	}
+	if (out_len != NULL)
+		*out_len = n;
+	return 0;
+}
+
+int fl_proto__member(const cJSON **out, const cJSON *obj, const char *name,
+		     bool required, struct fl_proto_diag *d)
+{
+	const cJSON *found = NULL;
+	const cJSON *it;
+
+	*out = NULL;
+	for (it = obj->child; it != NULL; it = it->next) {
+		if (it->string == NULL || strcmp(it->string, name) != 0)
+			continue;
+		if (found != NULL) {
+			fl_proto__diag(d, name, "present twice");
+			return FL_EINVAL;
+		}
+		found = it;
+	}
+	if (found == NULL && required) {
+		fl_proto__diag(d, name, "missing");
+		return FL_EINVAL;
+	}
+	*out = found;
+	return 0;
+}
+
+bool fl_proto__is_uint(double v, uint64_t min, uint64_t max)
+{
+	if (!(v >= 0.0) || v > (double)FL_PROTO_UINT_MAX)
+		return false;
+	if ((double)(uint64_t)v != v)
+		return false;
+	return (uint64_t)v >= min && (uint64_t)v <= max;
+}
+
+bool fl_proto__is_finite(double v)
+{
+	return v == v && v - v == 0.0;
+}
+
+int fl_proto__get_uint(uint64_t *out, const cJSON *obj, const char *name,
+		       bool required, uint64_t min, uint64_t max,
+		       struct fl_proto_diag *d)
+{
+	const cJSON *m;
+	int err = fl_proto__member(&m, obj, name, required, d);
+
+	if (err || m == NULL)
+		return err;
+	if (!cJSON_IsNumber(m)) {
+		fl_proto__diag(d, name, "not a number");
+		return FL_EINVAL;
+	}
+	if (!fl_proto__is_uint(m->valuedouble, min, max)) {
+		fl_proto__diag(d, name, "not an integer in range");
+		return FL_EINVAL;
+	}
+	*out = (uint64_t)m->valuedouble;
+	return 0;
+}
+
+int fl_proto__get_u32(uint32_t *out, const cJSON *obj, const char *name,
+		      bool required, uint32_t min, uint32_t max,
+		      struct fl_proto_diag *d)
+{
+	uint64_t v = *out;
+	int err = fl_proto__get_uint(&v, obj, name, required, min, max, d);
+
+	if (err == 0)
+		*out = (uint32_t)v;
+	return err;
+}
+
+int fl_proto__get_bool(bool *out, const cJSON *obj, const char *name,
+		       bool required, struct fl_proto_diag *d)
+{
+	const cJSON *m;
+	int err = fl_proto__member(&m, obj, name, required, d);
+
+	if (err || m == NULL)
+		return err;
+	if (!cJSON_IsBool(m)) {
+		fl_proto__diag(d, name, "not true or false");
+		return FL_EINVAL;
+	}
+	*out = cJSON_IsTrue(m);
+	return 0;
+}
+
+int fl_proto__get_double(double *out, const cJSON *obj, const char *name,
+			 bool required, struct fl_proto_diag *d)
+{
+	const cJSON *m;
+	int err = fl_proto__member(&m, obj, name, required, d);
+
+	if (err || m == NULL)
+		return err;
+	if (!cJSON_IsNumber(m) || !fl_proto__is_finite(m->valuedouble)) {
+		fl_proto__diag(d, name, "not a finite number");
+		return FL_EINVAL;
+	}
+	*out = m->valuedouble;
+	return 0;
+}
+
+int fl_proto__get_str(char *out, size_t size, const cJSON *obj,
+		      const char *name, bool required, int cs,
+		      struct fl_proto_diag *d)
+{
+	const cJSON *m;
+	int err = fl_proto__member(&m, obj, name, required, d);
+
+	if (err || m == NULL)
+		return err;
+	if (!cJSON_IsString(m) || m->valuestring == NULL) {
+		fl_proto__diag(d, name, "not a string");
+		return FL_EINVAL;
+	}
+	err = fl_proto__check_str(m->valuestring, size, cs);
+	if (err) {
+		fl_proto__diag(d, name,
+			       err == FL_ETOOBIG ? "too long"
+						 : "bad character or form");
+		return err;
+	}
+	return fl_strlcpy(out, m->valuestring, size);
+}
+
+int fl_proto__get_enum(uint8_t *out, const cJSON *obj, const char *name,
+		       bool required, int (*parse)(int *, const char *),
+		       struct fl_proto_diag *d)
+{
+	const cJSON *m;
+	int v;
+	int err = fl_proto__member(&m, obj, name, required, d);
+
+	if (err || m == NULL)
+		return err;
+	if (!cJSON_IsString(m) || m->valuestring == NULL ||
+	    parse(&v, m->valuestring) != 0) {
+		fl_proto__diag(d, name, "unknown value");
+		return FL_EINVAL;
+	}
+	*out = (uint8_t)v;
+	return 0;
+}
+
+int fl_proto__add_uint(cJSON *obj, const char *name, uint64_t v)
+{
+	return cJSON_AddNumberToObject(obj, name, (double)v) ? 0 : FL_ENOMEM;
+}
+
+int fl_proto__add_double(cJSON *obj, const char *name, double v)
+{
+	return cJSON_AddNumberToObject(obj, name, v) ? 0 : FL_ENOMEM;
+}
+
+int fl_proto__add_bool(cJSON *obj, const char *name, bool v)
+{
+	return cJSON_AddBoolToObject(obj, name, v) ? 0 : FL_ENOMEM;
+}
+
+int fl_proto__add_str(cJSON *obj, const char *name, const char *v)
+{
+	return cJSON_AddStringToObject(obj, name, v) ? 0 : FL_ENOMEM;
+}

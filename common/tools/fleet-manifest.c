@@ -1,0 +1,759 @@
+/*
+ * fleet-manifest.c -- the project's signing tool: makes P-256 keys, signs
+ * manifests for images, verifies and shows them.
+ *
+ *   fleet-manifest keygen --out KEY.pem
+ *   fleet-manifest pubkey KEY.pem
+ *   fleet-manifest sign --key KEY.pem --component C --version V
+ *                       --hardware M[,M...] --file IMAGE --url URL --seq N
+ *                       [--expires RFC3339 | --ttl DURATION] [--issued RFC3339]
+ *                       [--from RANGE] [--rollback] [--out FILE]
+ *   fleet-manifest verify --pub PUBKEY MANIFEST
+ *   fleet-manifest show MANIFEST
+ *
+ * The manifest is built, hashed and checked by the same codec the devices
+ * run (fl_proto, docs/formats.md "Signed manifest"); OpenSSL only makes keys
+ * and signatures. Exit status: 0 success, 1 refused or failed, 2 usage
+ * error; either way one line on stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "fl/bytes.h"
+#include "fl/crypto_openssl.h"
+#include "fl/err.h"
+#include "fl/proto.h"
+
+#define EXIT_REFUSED  1
+#define EXIT_USAGE    2
+#define DEFAULT_TTL_S (30ull * 24 * 3600)
+#define FILE_MAX      (64 * 1024) /* a manifest or key file */
+
+static const char USAGE[] =
+	"usage: fleet-manifest keygen --out KEY.pem\n"
+	"       fleet-manifest pubkey KEY.pem\n"
+	"       fleet-manifest sign --key KEY.pem --component C --version V\n"
+	"                --hardware M[,M...] --file IMAGE --url URL --seq N\n"
+	"                [--expires RFC3339 | --ttl DURATION] [--issued "
+	"RFC3339]\n"
+	"                [--from RANGE] [--rollback] [--out FILE]\n"
+	"       fleet-manifest verify --pub PUBKEY MANIFEST\n"
+	"       fleet-manifest show MANIFEST\n";
+
+__attribute__((format(printf, 1, 2))) static int usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fleet-manifest: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see fleet-manifest --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+__attribute__((format(printf, 1, 2))) static int refuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fleet-manifest: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	return EXIT_REFUSED;
+}
+
+/* ---- small parsers ------------------------------------------------------ */
+
+/* Parses a decimal integer of [min, max]. Returns 0 or -1. */
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "90s", "15m", "12h", "30d", "2w", or a sum such as "1d12h". */
+static int parse_duration(const char *s, uint64_t *out_s)
+{
+	uint64_t total = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	while (*s) {
+		uint64_t v = 0, unit;
+		const char *start = s;
+
+		while (*s >= '0' && *s <= '9') {
+			if (v > 1000000000ull)
+				return -1;
+			v = v * 10 + (uint64_t)(*s++ - '0');
+		}
+		if (s == start)
+			return -1;
+		switch (*s++) {
+		case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		case 'w': unit = 7 * 86400; break;
+		default: return -1;
+		}
+		total += v * unit;
+		if (total > FL_PROTO_UINT_MAX)
+			return -1;
+	}
+	if (total == 0)
+		return -1;
+	*out_s = total;
+	return 0;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) -> Unix seconds. */
+static int parse_rfc3339(const char *s, uint64_t *out)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	const char *p;
+	time_t t;
+	long long v;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' ||
+	    digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || digits(s + 17, 2, &sec))
+		return -1;
+	p = s + 19;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+		sign = 0;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 &&
+		   digits(p + 1, 2, &oh) == 0 && p[3] == ':' &&
+		   digits(p + 4, 2, &om) == 0 && oh < 24 && om < 60) {
+		sign = *p == '+' ? 1 : -1;
+	} else {
+		return -1;
+	}
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d) /* also refuses Feb 30 */
+		return -1;
+	v = (long long)t - sign * (oh * 3600LL + om * 60LL);
+	if (v < 0 || (uint64_t)v > FL_PROTO_UINT_MAX)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static void format_time(char out[32], uint64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "%llu", (unsigned long long)t);
+}
+
+/* Reads a whole small file (at most FILE_MAX bytes) into buf; NUL added. */
+static int read_small(const char *path, char *buf, size_t size, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int rc = 0;
+
+	if (f == NULL)
+		return refuse("%s: %s", path, strerror(errno));
+	n = fread(buf, 1, size - 1, f);
+	if (ferror(f))
+		rc = refuse("%s: read error", path);
+	else if (!feof(f) && fgetc(f) != EOF)
+		rc = refuse("%s: larger than %zu bytes", path, size - 1);
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return rc;
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* Loads a PEM private or public key; checks that it is on P-256. The key is
+ * the caller's (EVP_PKEY_free). */
+static EVP_PKEY *load_pem(const char *path, int want_private)
+{
+	char group[64] = "";
+	EVP_PKEY *pkey = NULL;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		refuse("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	if (pkey == NULL && !want_private) {
+		rewind(f);
+		ERR_clear_error();
+		pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	}
+	fclose(f);
+	if (pkey == NULL) {
+		refuse("%s: not a PEM %skey", path,
+		       want_private ? "private " : "");
+		return NULL;
+	}
+	if (!EVP_PKEY_is_a(pkey, "EC") ||
+	    !EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+					    group, sizeof(group), NULL) ||
+	    strcmp(group, "prime256v1") != 0) {
+		refuse("%s: not a P-256 key", path);
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	return pkey;
+}
+
+/* The 65-byte uncompressed public point of a P-256 key. */
+static int public_point(EVP_PKEY *pkey, uint8_t pub[FL_MANIFEST_PUB_BYTES])
+{
+	size_t n = 0;
+
+	if (!EVP_PKEY_get_octet_string_param(pkey,
+					     OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+					     pub, FL_MANIFEST_PUB_BYTES, &n) ||
+	    n != FL_MANIFEST_PUB_BYTES || pub[0] != 0x04)
+		return refuse("cannot read the public point");
+	return 0;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	const char *out = NULL;
+	EVP_PKEY *pkey = NULL;
+	uint8_t pub[FL_MANIFEST_PUB_BYTES], kid[FL_MANIFEST_KID_BYTES];
+	char kid_hex[2 * FL_MANIFEST_KID_BYTES + 1];
+	FILE *f = NULL;
+	int fd = -1, rc = EXIT_REFUSED;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else
+			return usage("keygen: unexpected '%s'", argv[i]);
+	}
+	if (out == NULL)
+		return usage("keygen: --out KEY.pem is required");
+	pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (pkey == NULL) {
+		refuse("key generation failed");
+		goto out;
+	}
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			refuse("%s exists: refusing to overwrite a key", out);
+		else
+			refuse("%s: %s", out, strerror(errno));
+		goto out;
+	}
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		refuse("%s: %s", out, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (!PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) ||
+	    fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		refuse("%s: write failed", out);
+		goto out_unlink;
+	}
+	if (public_point(pkey, pub) ||
+	    fl_manifest_kid(kid, &fl_crypto_openssl, pub) ||
+	    fl_hex_encode(kid_hex, sizeof(kid_hex), kid, sizeof(kid)))
+		goto out_unlink;
+	printf("%s: P-256 key, kid %s\n", out, kid_hex);
+	rc = 0;
+	goto out;
+out_unlink:
+	unlink(out);
+out:
+	if (f != NULL)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+static int cmd_pubkey(int argc, char **argv)
+{
+	uint8_t pub[FL_MANIFEST_PUB_BYTES];
+	char hex[2 * FL_MANIFEST_PUB_BYTES + 1];
+	EVP_PKEY *pkey;
+	int rc;
+
+	if (argc != 1 || argv[0][0] == '-')
+		return usage("pubkey: expects one KEY.pem");
+	pkey = load_pem(argv[0], 0);
+	if (pkey == NULL)
+		return EXIT_REFUSED;
+	rc = public_point(pkey, pub);
+	EVP_PKEY_free(pkey);
+	if (rc)
+		return rc;
+	(void)fl_hex_encode(hex, sizeof(hex), pub, sizeof(pub));
+	printf("%s\n", hex);
+	return 0;
+}
+
+/* Reads a trusted key: a file holding the hex line `pubkey` prints, or a
+ * PEM public or private key. */
+static int load_trusted(const char *path, struct fl_manifest_key *key)
+{
+	static char buf[FILE_MAX];
+	uint8_t pub[FL_MANIFEST_PUB_BYTES];
+	size_t len;
+	EVP_PKEY *pkey;
+	int rc = read_small(path, buf, sizeof(buf), &len);
+
+	if (rc)
+		return rc;
+	if (strstr(buf, "-----BEGIN") == NULL) {
+		if (fl_manifest_key_parse(key, &fl_crypto_openssl, buf, len))
+			return refuse("%s: not a public key (130 hex digits "
+				      "or PEM)",
+				      path);
+		return 0;
+	}
+	pkey = load_pem(path, 0);
+	if (pkey == NULL)
+		return EXIT_REFUSED;
+	rc = public_point(pkey, pub);
+	EVP_PKEY_free(pkey);
+	if (rc)
+		return rc;
+	memcpy(key->pub, pub, sizeof(pub));
+	if (fl_manifest_kid(key->kid, &fl_crypto_openssl, pub))
+		return refuse("hashing failed");
+	return 0;
+}
+
+/* ---- sign ---------------------------------------------------------------- */
+
+/* fl_manifest_sign_fn over an OpenSSL key: ECDSA over the given SHA-256
+ * digest, DER converted to r || s. */
+static int sign_digest(void *ctx, const uint8_t digest[FL_SHA256_BYTES],
+		       uint8_t sig[FL_MANIFEST_SIG_BYTES])
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new((EVP_PKEY *)ctx, NULL);
+	unsigned char der[128];
+	const unsigned char *p = der;
+	size_t der_len = sizeof(der);
+	ECDSA_SIG *es = NULL;
+	const BIGNUM *r, *s;
+	int err = FL_ECRYPTO;
+
+	if (pctx == NULL || EVP_PKEY_sign_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_sign(pctx, der, &der_len, digest, FL_SHA256_BYTES) != 1)
+		goto out;
+	es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+	if (es == NULL)
+		goto out;
+	ECDSA_SIG_get0(es, &r, &s);
+	if (BN_bn2binpad(r, sig, 32) != 32 ||
+	    BN_bn2binpad(s, sig + 32, 32) != 32)
+		goto out;
+	err = 0;
+out:
+	ECDSA_SIG_free(es);
+	EVP_PKEY_CTX_free(pctx);
+	return err;
+}
+
+/* Streams the image through SHA-256; its length must fit in 32 bits. */
+static int hash_image(const char *path, struct fl_manifest *m)
+{
+	static uint8_t buf[64 * 1024];
+	struct fl_hash_ctx ctx;
+	const struct fl_crypto_ops *c = &fl_crypto_openssl;
+	uint64_t total = 0;
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int rc = 0;
+
+	if (f == NULL)
+		return refuse("%s: %s", path, strerror(errno));
+	if (c->sha256_init(&ctx)) {
+		fclose(f);
+		return refuse("hashing failed");
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		total += n;
+		if (total > UINT32_MAX) {
+			rc = refuse("%s: larger than 4 GiB - 1", path);
+			break;
+		}
+		if (c->sha256_update(&ctx, buf, n)) {
+			rc = refuse("hashing failed");
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f))
+		rc = refuse("%s: read error", path);
+	if (rc == 0 && total == 0)
+		rc = refuse("%s: empty image", path);
+	if (rc == 0 && c->sha256_final(&ctx, m->sha256))
+		rc = refuse("hashing failed");
+	fclose(f);
+	m->length = (uint32_t)total;
+	return rc;
+}
+
+static int split_hardware(struct fl_manifest *m, const char *list)
+{
+	const char *p = list;
+
+	while (1) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (m->n_hardware == FL_MANIFEST_HW_MAX)
+			return usage("--hardware: at most %d models",
+				     FL_MANIFEST_HW_MAX);
+		if (n == 0 || n >= FL_PROTO_NAME_MAX)
+			return usage("--hardware: empty or too long model");
+		memcpy(m->hardware[m->n_hardware], p, n);
+		m->hardware[m->n_hardware][n] = '\0';
+		m->n_hardware++;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+/* Writes data to path (created 0644, replaced) or to stdout when NULL. */
+static int write_out(const char *path, const char *data, size_t len)
+{
+	FILE *f = path ? fopen(path, "w") : stdout;
+	int rc = 0;
+
+	if (f == NULL)
+		return refuse("%s: %s", path, strerror(errno));
+	if (fwrite(data, 1, len, f) != len || fputc('\n', f) == EOF ||
+	    fflush(f) != 0)
+		rc = refuse("%s: write failed", path ? path : "stdout");
+	if (path != NULL && fclose(f) != 0 && rc == 0)
+		rc = refuse("%s: write failed", path);
+	return rc;
+}
+
+static int set_str(char *dst, size_t size, const char *v, const char *opt)
+{
+	if (fl_strlcpy(dst, v, size) != 0)
+		return usage("%s: longer than %zu characters", opt, size - 1);
+	return 0;
+}
+
+static int cmd_sign(int argc, char **argv)
+{
+	static struct fl_manifest m;
+	static struct fl_manifest_env env;
+	static char text[FL_PROTO_MSG_MAX + 1];
+	const char *key = NULL, *file = NULL, *out = NULL;
+	const char *expires = NULL, *ttl = NULL, *issued = NULL;
+	bool has_component = false, has_version = false, has_url = false;
+	bool has_seq = false;
+	uint8_t pub[FL_MANIFEST_PUB_BYTES], kid[FL_MANIFEST_KID_BYTES];
+	struct fl_proto_diag diag = {""};
+	EVP_PKEY *pkey = NULL;
+	uint64_t ttl_s = DEFAULT_TTL_S;
+	size_t len;
+	int rc = 0, err;
+
+	memset(&m, 0, sizeof(m));
+	m.v = FL_MANIFEST_BODY_VERSION;
+	for (int i = 0; i < argc && rc == 0; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--rollback") == 0) {
+			m.is_rollback = true;
+			continue;
+		}
+		if (v == NULL || strncmp(a, "--", 2) != 0)
+			return usage("sign: unexpected '%s'", a);
+		i++;
+		if (strcmp(a, "--key") == 0) {
+			key = v;
+		} else if (strcmp(a, "--component") == 0) {
+			rc = set_str(m.component, sizeof(m.component), v, a);
+			has_component = true;
+		} else if (strcmp(a, "--version") == 0) {
+			rc = set_str(m.version, sizeof(m.version), v, a);
+			has_version = true;
+		} else if (strcmp(a, "--hardware") == 0) {
+			rc = split_hardware(&m, v);
+		} else if (strcmp(a, "--file") == 0) {
+			file = v;
+		} else if (strcmp(a, "--url") == 0) {
+			rc = set_str(m.url, sizeof(m.url), v, a);
+			has_url = true;
+		} else if (strcmp(a, "--seq") == 0) {
+			if (parse_u64(v, 1, FL_PROTO_UINT_MAX, &m.seq))
+				return usage("--seq: not 1..10^15-1");
+			has_seq = true;
+		} else if (strcmp(a, "--expires") == 0) {
+			expires = v;
+		} else if (strcmp(a, "--ttl") == 0) {
+			ttl = v;
+		} else if (strcmp(a, "--issued") == 0) {
+			issued = v;
+		} else if (strcmp(a, "--from") == 0) {
+			rc = set_str(m.from, sizeof(m.from), v, a);
+		} else if (strcmp(a, "--out") == 0) {
+			out = v;
+		} else {
+			return usage("sign: unknown option '%s'", a);
+		}
+	}
+	if (rc)
+		return rc;
+	if (!key || !file || !has_component || !has_version || !has_url ||
+	    !has_seq || m.n_hardware == 0)
+		return usage("sign: --key, --component, --version, --hardware, "
+			     "--file, --url and --seq are required");
+	if (expires && ttl)
+		return usage("sign: --expires and --ttl exclude each other");
+	if (strncmp(m.url, "http://", 7) != 0 &&
+	    strncmp(m.url, "https://", 8) != 0)
+		return usage("--url: must be http:// or https://");
+	m.issued = (uint64_t)time(NULL);
+	if (issued && parse_rfc3339(issued, &m.issued))
+		return usage("--issued: not an RFC 3339 time");
+	if (ttl && parse_duration(ttl, &ttl_s))
+		return usage("--ttl: not a duration such as 30d, 12h, 1d12h");
+	if (expires) {
+		if (parse_rfc3339(expires, &m.expires))
+			return usage("--expires: not an RFC 3339 time");
+	} else {
+		m.expires = m.issued + ttl_s;
+	}
+	if (m.expires <= m.issued)
+		return refuse("--expires is not after the time of signing");
+
+	rc = hash_image(file, &m);
+	if (rc)
+		return rc;
+	pkey = load_pem(key, 1);
+	if (pkey == NULL)
+		return EXIT_REFUSED;
+	rc = public_point(pkey, pub);
+	if (rc)
+		goto out;
+	if (fl_manifest_kid(kid, &fl_crypto_openssl, pub)) {
+		rc = refuse("hashing failed");
+		goto out;
+	}
+	/* The codec checks every field the device will check. */
+	if (fl_manifest_validate(&m, &diag) != 0) {
+		rc = usage("sign: %s", diag.msg);
+		goto out;
+	}
+	err = fl_manifest_seal(&env, &m, kid, &fl_crypto_openssl, sign_digest,
+			       pkey);
+	if (err) {
+		rc = refuse("cannot sign: %s%s", fl_strerror(err),
+			    err == FL_ETOOBIG ? " (body over 896 bytes)" : "");
+		goto out;
+	}
+	err = fl_manifest_env_encode(text, sizeof(text), &len, &env);
+	if (err) {
+		rc = refuse("cannot encode the envelope: %s", fl_strerror(err));
+		goto out;
+	}
+	rc = write_out(out, text, len);
+out:
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+/* ---- verify and show ----------------------------------------------------- */
+
+static int load_env(const char *path, struct fl_manifest_env *env)
+{
+	static char buf[FILE_MAX];
+	struct fl_proto_diag diag = {""};
+	size_t len;
+	int err, rc = read_small(path, buf, sizeof(buf), &len);
+
+	if (rc)
+		return rc;
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	err = fl_manifest_env_decode(env, buf, len, &diag);
+	if (err)
+		return refuse("%s: not a manifest envelope: %s", path,
+			      diag.msg[0] ? diag.msg : fl_strerror(err));
+	return 0;
+}
+
+static void print_manifest(const struct fl_manifest *m)
+{
+	char sha[2 * FL_SHA256_BYTES + 1], t1[32], t2[32];
+
+	(void)fl_hex_encode(sha, sizeof(sha), m->sha256, sizeof(m->sha256));
+	format_time(t1, m->issued);
+	format_time(t2, m->expires);
+	printf("component: %s\nversion: %s\nhardware: ", m->component,
+	       m->version);
+	for (unsigned i = 0; i < m->n_hardware; i++)
+		printf("%s%s", i ? "," : "", m->hardware[i]);
+	printf("\nlength: %u\nsha256: %s\nurl: %s\nseq: %llu\n"
+	       "issued: %s\nexpires: %s\nrollback: %s\n",
+	       (unsigned)m->length, sha, m->url, (unsigned long long)m->seq, t1,
+	       t2, m->is_rollback ? "yes" : "no");
+	if (m->from[0])
+		printf("from: %s\n", m->from);
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static struct fl_manifest_env env;
+	struct fl_manifest_key key;
+	struct fl_manifest m;
+	struct fl_proto_diag diag = {""};
+	const char *pub = NULL, *path = NULL;
+	char when[32];
+	int err, rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--pub") == 0 && i + 1 < argc)
+			pub = argv[++i];
+		else if (argv[i][0] != '-' && path == NULL)
+			path = argv[i];
+		else
+			return usage("verify: unexpected '%s'", argv[i]);
+	}
+	if (pub == NULL || path == NULL)
+		return usage("verify: --pub PUBKEY and MANIFEST are required");
+	rc = load_trusted(pub, &key);
+	if (rc == 0)
+		rc = load_env(path, &env);
+	if (rc)
+		return rc;
+	err = fl_manifest_verify(&m, &env, &key, 1, &fl_crypto_openssl, &diag);
+	if (err == FL_ENOENT)
+		return refuse("%s: signed by another key", path);
+	if (err == FL_EVERIFY)
+		return refuse("%s: bad signature", path);
+	if (err)
+		return refuse("%s: signature valid but manifest refused: %s",
+			      path, diag.msg[0] ? diag.msg : fl_strerror(err));
+	if ((uint64_t)time(NULL) >= m.expires) {
+		format_time(when, m.expires);
+		return refuse("%s: expired at %s", path, when);
+	}
+	printf("OK %s %s seq %llu%s\n", m.component, m.version,
+	       (unsigned long long)m.seq, m.is_rollback ? " rollback" : "");
+	return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	static struct fl_manifest_env env;
+	struct fl_manifest m;
+	struct fl_proto_diag diag = {""};
+	char kid[2 * FL_MANIFEST_KID_BYTES + 1];
+	int err, rc;
+
+	if (argc != 1 || argv[0][0] == '-')
+		return usage("show: expects one MANIFEST");
+	rc = load_env(argv[0], &env);
+	if (rc)
+		return rc;
+	(void)fl_hex_encode(kid, sizeof(kid), env.kid, sizeof(env.kid));
+	printf("envelope: v%u, kid %s, body %u bytes, signature NOT checked\n",
+	       (unsigned)env.v, kid, (unsigned)env.body_len);
+	err = fl_manifest_body_decode_unverified(&m, env.body, env.body_len,
+						 &diag);
+	if (err)
+		return refuse("%s: body refused: %s", argv[0],
+			      diag.msg[0] ? diag.msg : fl_strerror(err));
+	print_manifest(&m);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage("a command is required");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(USAGE, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "keygen") == 0)
+		return cmd_keygen(argc - 2, argv + 2);
+	if (strcmp(argv[1], "pubkey") == 0)
+		return cmd_pubkey(argc - 2, argv + 2);
+	if (strcmp(argv[1], "sign") == 0)
+		return cmd_sign(argc - 2, argv + 2);
+	if (strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc - 2, argv + 2);
+	if (strcmp(argv[1], "show") == 0)
+		return cmd_show(argc - 2, argv + 2);
+	return usage("unknown command '%s'", argv[1]);
+}
