@@ -129,9 +129,12 @@ static void suggest(const char *name, size_t len, char *best, size_t best_size)
 		snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
 		if (!is_tzif(path))
 			continue;
+		if (prefix + elen >= best_size)
+			continue; /* a suggestion must fit whole */
 		best_d = d;
-		snprintf(best, best_size, "%.*s%s", (int)prefix, name,
-			 e->d_name);
+		if (snprintf(best, best_size, "%.*s%s", (int)prefix, name,
+			     e->d_name) >= (int)best_size)
+			best[0] = '\0';
 	}
 	closedir(dp);
 }

@@ -278,7 +278,7 @@ static void posix_offset(const struct posix_tz *p, int64_t t, int32_t *off,
 	struct {
 		int64_t t;
 		int is_dst;
-	} tr[6], x;
+	} tr[6] = {{0, 0}}, x; /* all six are set below; -O1 cannot tell */
 	int64_t y = year_of_days(floor_div(t, DAY_S));
 	int n = 0, i, j, state;
 

@@ -254,7 +254,7 @@ static void check_strata(const unsigned n[4], const double pct[], unsigned npct)
 	struct tinv v;
 	struct tdrive *t;
 	unsigned total = 0, prev[4] = {0}, cum[4] = {0};
-	char id[16];
+	char id[32];
 
 	tp_init(&tp, "strata");
 	for (unsigned k = 0; k < npct; k++)
