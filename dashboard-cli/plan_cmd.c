@@ -237,6 +237,8 @@ static int cmd_validate(const struct fl_cli *cli, int argc, char **argv)
 		if (!only_files && argv[i][0] == '-' && argv[i][1] != '\0')
 			continue;
 		err = fl_plan_load(argv[i], &plan, diags);
+		if (err == 0 && plan != NULL)
+			fl_sim_warn_unchecked_devices(plan, diags);
 		if (diags->n_errors > 0 || err != 0)
 			any_error = 1;
 		if (is_json) {
@@ -529,6 +531,21 @@ static int cmd_simulate(const struct fl_cli *cli, int argc, char **argv)
 				"fleetctl: cannot make a default fleet for "
 				"%s: %s\n",
 				a.plan_path, fl_strerror(err));
+			goto out;
+		}
+	}
+	if (a.inv_path != NULL) {
+		memset(diags, 0, sizeof(*diags));
+		diags->file = a.plan_path;
+		err = fl_sim_check_devices(plan, inv, &tz, diags);
+		fl_plan_diags_print(diags, stderr);
+		if (err != 0) {
+			fprintf(stderr,
+				"fleetctl: %s: %u %s against %s: cannot "
+				"simulate\n",
+				a.plan_path, diags->n_errors,
+				plural(diags->n_errors, "error", "errors"),
+				a.inv_path);
 			goto out;
 		}
 	}

@@ -1198,3 +1198,87 @@ out:
 	*out = r;
 	return 0;
 }
+
+/* ---- a plan's listed devices against the fleet ---------------------------
+ */
+
+static const char *not_target_why(unsigned nt)
+{
+	switch (nt) {
+	case FL_NT_MODEL: return "its model is not in artifact.hardware";
+	case FL_NT_LABELS: return "its labels do not match targets.match";
+	case FL_NT_VERSION:
+		return "its installed version is outside artifact.from (or "
+		       "unknown)";
+	case FL_NT_CURRENT: return "it already runs artifact.version";
+	case FL_NT_EXCLUDED: return "it is in targets.exclude";
+	case FL_NT_DUPLICATE: return "its id appears twice in the fleet";
+	default: return "it is not a target";
+	}
+}
+
+int fl_sim_check_devices(const struct fl_plan *plan,
+			 const struct fl_inventory *inv,
+			 const struct fl_tz_ops *tz,
+			 struct fl_plan_diags *diags)
+{
+	struct fl_engine_config cfg;
+	struct fl_engine *e = NULL;
+	unsigned before = diags->n_errors;
+	int err;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.tz = tz;
+	err = fl_engine_create(&e, plan, &cfg, inv->dev, inv->n);
+	if (err != 0)
+		return err;
+	for (unsigned k = 0; k < plan->nstages; k++) {
+		const struct fl_plan_stage *st = &plan->stages[k];
+
+		if (st->kind != FL_STAGE_DEVICES)
+			continue;
+		for (unsigned i = 0; i < st->ndevices; i++) {
+			struct fl_engine_device d;
+			struct fl_pos pos =
+				st->device_pos ? st->device_pos[i] : st->pos;
+			uint32_t dev;
+
+			if (fl_engine_lookup(e, st->devices[i], &dev) != 0) {
+				fl_plan_diags_add(
+					diags, FL_DIAG_ERROR, pos,
+					"stage `%s`: device `%s` is not in the "
+					"fleet",
+					st->name, st->devices[i]);
+				continue;
+			}
+			if (fl_engine_device(e, dev, &d) == 0 && !d.is_target)
+				fl_plan_diags_add(
+					diags, FL_DIAG_ERROR, pos,
+					"stage `%s`: device `%s` is not a "
+					"target: %s",
+					st->name, st->devices[i],
+					not_target_why(d.not_target));
+		}
+	}
+	fl_engine_free(e);
+	fl_plan_diags_sort(diags);
+	return diags->n_errors > before ? FL_EINVAL : 0;
+}
+
+void fl_sim_warn_unchecked_devices(const struct fl_plan *plan,
+				   struct fl_plan_diags *diags)
+{
+	for (unsigned k = 0; k < plan->nstages; k++) {
+		const struct fl_plan_stage *st = &plan->stages[k];
+
+		if (st->kind != FL_STAGE_DEVICES || st->ndevices == 0)
+			continue;
+		fl_plan_diags_add(diags, FL_DIAG_WARNING,
+				  st->device_pos ? st->device_pos[0] : st->pos,
+				  "stage `%s`: whether its %u listed devices "
+				  "are targets is checked only against a fleet "
+				  "(plan simulate --inventory, rollout start)",
+				  st->name, st->ndevices);
+	}
+	fl_plan_diags_sort(diags);
+}

@@ -162,6 +162,20 @@ struct fl_sim_result {
  * option), FL_ETOOBIG, FL_ENOMEM, FL_ESTATE (the engine did not settle:
  * a bug).
  */
+/* Checks every id a `devices:` stage lists against the fleet: each must
+ * be in it and be a target (PLAN-LANGUAGE "Stages"); adds an error at the
+ * id's position to diags for each that is not. Returns 0, FL_EINVAL (some
+ * id is not a target), or the engine's error (FL_ENOMEM ...). */
+int fl_sim_check_devices(const struct fl_plan *plan,
+			 const struct fl_inventory *inv,
+			 const struct fl_tz_ops *tz,
+			 struct fl_plan_diags *diags);
+
+/* Without a fleet the same rule is a warning: adds one per `devices:`
+ * stage, at its first id. */
+void fl_sim_warn_unchecked_devices(const struct fl_plan *plan,
+				   struct fl_plan_diags *diags);
+
 int fl_sim_run(const struct fl_plan *plan, const struct fl_inventory *inv,
 	       const struct fl_sim_options *opt, struct fl_sim_result **out);
 

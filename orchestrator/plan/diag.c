@@ -7,8 +7,8 @@
 
 #include "plan_int.h"
 
-void plan__diag(struct fl_plan_diags *d, int severity, struct fl_pos pos,
-		const char *fmt, ...)
+void fl_plan_diags_add(struct fl_plan_diags *d, int severity, struct fl_pos pos,
+		       const char *fmt, ...)
 {
 	struct fl_plan_diag *e;
 	va_list ap;
@@ -38,7 +38,7 @@ static int before(const struct fl_plan_diag *a, const struct fl_plan_diag *b)
 	return a->pos.col < b->pos.col;
 }
 
-void plan__diags_sort(struct fl_plan_diags *d)
+void fl_plan_diags_sort(struct fl_plan_diags *d)
 {
 	/* Insertion sort: at most FL_PLAN_MAX_DIAGS entries, and stable. */
 	for (unsigned i = 1; i < d->n; i++) {

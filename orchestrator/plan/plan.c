@@ -172,9 +172,10 @@ struct ctx {
 	const struct plan__node *hold_name_node[FL_PLAN_MAX_HOLDS];
 };
 
-#define ERR(c, pos, ...) plan__diag((c)->d, FL_DIAG_ERROR, (pos), __VA_ARGS__)
+#define ERR(c, pos, ...)                                                       \
+	fl_plan_diags_add((c)->d, FL_DIAG_ERROR, (pos), __VA_ARGS__)
 #define WARN(c, pos, ...)                                                      \
-	plan__diag((c)->d, FL_DIAG_WARNING, (pos), __VA_ARGS__)
+	fl_plan_diags_add((c)->d, FL_DIAG_WARNING, (pos), __VA_ARGS__)
 
 static const char *show(struct ctx *c, const struct plan__node *n)
 {
@@ -495,9 +496,10 @@ static void see_id(struct ctx *c, const struct plan__node *e, int owner)
  * owner >= -1 registers device ids for the duplicate checks; -2 (hardware)
  * checks duplicates here, the list being short.
  */
+/* pos_out, when not NULL, receives where each id is written. */
 static unsigned check_ids(struct ctx *c, const struct plan__node *n,
 			  const char *key, const char *what, unsigned max,
-			  int owner, const char ***out)
+			  int owner, const char ***out, struct fl_pos **pos_out)
 {
 	unsigned i = 0;
 
@@ -511,6 +513,11 @@ static unsigned check_ids(struct ctx *c, const struct plan__node *n,
 	*out = alloc(c, (n->n ? n->n : 1) * sizeof(**out));
 	if (*out == NULL)
 		return 0;
+	if (pos_out != NULL) {
+		*pos_out = alloc(c, (n->n ? n->n : 1) * sizeof(**pos_out));
+		if (*pos_out == NULL)
+			return 0;
+	}
 	for (const struct plan__node *e = n->first; e != NULL; e = e->next) {
 		int dup = 0;
 
@@ -536,8 +543,11 @@ static unsigned check_ids(struct ctx *c, const struct plan__node *n,
 		} else {
 			see_id(c, e, owner);
 		}
-		if (!dup)
-			(*out)[i++] = dup_text(c, e);
+		if (dup)
+			continue;
+		if (pos_out != NULL)
+			(*pos_out)[i] = e->pos;
+		(*out)[i++] = dup_text(c, e);
 	}
 	return i;
 }
@@ -750,7 +760,7 @@ static void check_artifact(struct ctx *c, const struct plan__node *n,
 
 		p->artifact.nhardware = check_ids(
 			c, h, "hardware", "model name", FL_PLAN_MAX_HARDWARE,
-			-2, &p->artifact.hardware);
+			-2, &p->artifact.hardware, NULL);
 		if (h->kind == PLAN_SEQ && h->n == 0)
 			ERR(c, h->pos,
 			    "`hardware` is empty: list the models "
@@ -782,7 +792,7 @@ static void check_targets(struct ctx *c, const struct plan__node *n)
 	if (f.v[TGT_EXCLUDE])
 		p->targets.nexclude = check_ids(
 			c, f.v[TGT_EXCLUDE], "exclude", "device id",
-			FL_PLAN_MAX_DEVICE_IDS, -1, &p->targets.exclude);
+			FL_PLAN_MAX_DEVICE_IDS, -1, &p->targets.exclude, NULL);
 }
 
 /* One of a few words; reports the list of them otherwise. */
@@ -1194,9 +1204,10 @@ static void check_stage(struct ctx *c, const struct plan__node *n, unsigned idx,
 	st->kind = kinds[chosen];
 	switch (selectors[chosen]) {
 	case ST_DEVICES:
-		st->ndevices = check_ids(c, f.v[ST_DEVICES], "devices",
-					 "device id", FL_PLAN_MAX_DEVICE_IDS,
-					 (int)idx, &st->devices);
+		st->ndevices =
+			check_ids(c, f.v[ST_DEVICES], "devices", "device id",
+				  FL_PLAN_MAX_DEVICE_IDS, (int)idx,
+				  &st->devices, &st->device_pos);
 		if (f.v[ST_DEVICES]->kind == PLAN_SEQ &&
 		    f.v[ST_DEVICES]->n == 0)
 			ERR(c, f.v[ST_DEVICES]->pos,
@@ -1533,9 +1544,10 @@ static void check_plan(struct ctx *c, const struct plan__node *root)
 					   TOP_STAGES};
 
 	if (root == NULL) {
-		plan__diag(c->d, FL_DIAG_ERROR, (struct fl_pos){1, 1},
-			   "the plan is empty: it needs at least `rollout`, "
-			   "`artifact` and `stages`");
+		fl_plan_diags_add(
+			c->d, FL_DIAG_ERROR, (struct fl_pos){1, 1},
+			"the plan is empty: it needs at least `rollout`, "
+			"`artifact` and `stages`");
 		return;
 	}
 	if (root->kind != PLAN_MAP) {
@@ -1601,9 +1613,10 @@ int fl_plan_parse(const char *buf, size_t len, const char *path,
 	if (buf == NULL && len > 0)
 		return FL_EINVAL;
 	if (len > FL_PLAN_MAX_FILE_BYTES) {
-		plan__diag(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
-			   "the file has %zu bytes; a plan may have at most %u",
-			   len, (unsigned)FL_PLAN_MAX_FILE_BYTES);
+		fl_plan_diags_add(
+			diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
+			"the file has %zu bytes; a plan may have at most %u",
+			len, (unsigned)FL_PLAN_MAX_FILE_BYTES);
 		return FL_ETOOBIG;
 	}
 	memset(&c, 0, sizeof(c));
@@ -1638,11 +1651,12 @@ int fl_plan_parse(const char *buf, size_t len, const char *path,
 	}
 out:
 	if (err == FL_ENOMEM || err == FL_ETOOBIG)
-		plan__diag(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1}, "%s",
-			   err == FL_ENOMEM
-				   ? "out of memory while reading the plan"
-				   : "the plan is too large to hold in memory");
-	plan__diags_sort(diags);
+		fl_plan_diags_add(
+			diags, FL_DIAG_ERROR, (struct fl_pos){1, 1}, "%s",
+			err == FL_ENOMEM
+				? "out of memory while reading the plan"
+				: "the plan is too large to hold in memory");
+	fl_plan_diags_sort(diags);
 	plan__arena_free(c.tmp);
 	plan__arena_free(c.out);
 	return err;
@@ -1663,19 +1677,19 @@ int fl_plan_load(const char *path, struct fl_plan **out,
 	diags_init(diags, path);
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		plan__diag(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
-			   "cannot open the plan: %s", strerror(errno));
+		fl_plan_diags_add(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
+				  "cannot open the plan: %s", strerror(errno));
 		err = FL_EIO;
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		plan__diag(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
-			   "the plan is not a regular file");
+		fl_plan_diags_add(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
+				  "the plan is not a regular file");
 		err = FL_EIO;
 		goto out;
 	}
 	if ((uint64_t)st.st_size > FL_PLAN_MAX_FILE_BYTES) {
-		plan__diag(
+		fl_plan_diags_add(
 			diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
 			"the file has %llu bytes; a plan may have at most %u",
 			(unsigned long long)st.st_size,
@@ -1686,8 +1700,8 @@ int fl_plan_load(const char *path, struct fl_plan **out,
 	/* One byte more than allowed, to notice a file that grew. */
 	buf = malloc(FL_PLAN_MAX_FILE_BYTES + 1);
 	if (buf == NULL) {
-		plan__diag(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
-			   "out of memory while reading the plan");
+		fl_plan_diags_add(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
+				  "out of memory while reading the plan");
 		err = FL_ENOMEM;
 		goto out;
 	}
@@ -1698,8 +1712,9 @@ int fl_plan_load(const char *path, struct fl_plan **out,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			plan__diag(diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
-				   "cannot read the plan: %s", strerror(errno));
+			fl_plan_diags_add(
+				diags, FL_DIAG_ERROR, (struct fl_pos){1, 1},
+				"cannot read the plan: %s", strerror(errno));
 			err = FL_EIO;
 			goto out;
 		}

@@ -79,12 +79,7 @@ int plan__tree_build(struct plan__node **root, const char *buf, size_t len,
 
 /* ---- diag.c -------------------------------------------------------------- */
 
-/* Adds a diagnostic (message truncated to fit); counts the dropped ones. */
-void plan__diag(struct fl_plan_diags *d, int severity, struct fl_pos pos,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* Sorts the diagnostics by position, keeping the order of equal ones. */
-void plan__diags_sort(struct fl_plan_diags *d);
+/* fl_plan_diags_add() and fl_plan_diags_sort() are public (plan.h). */
 
 /* ---- values.c: the value forms. Each returns 0 or FL_EINVAL with a
  * one-line reason in why (the value itself quoted in it). ---------------- */

@@ -87,9 +87,9 @@ static int syntax_error(struct builder *b, yaml_parser_t *p)
 		return FL_ENOMEM; /* the caller reports it */
 	if (p->error == YAML_READER_ERROR) {
 		pos = offset_pos(b->buf, b->len, p->problem_offset);
-		plan__diag(b->diags, FL_DIAG_ERROR, pos,
-			   "not a YAML text file: %s",
-			   p->problem ? p->problem : "unreadable input");
+		fl_plan_diags_add(b->diags, FL_DIAG_ERROR, pos,
+				  "not a YAML text file: %s",
+				  p->problem ? p->problem : "unreadable input");
 		return FL_EINVAL;
 	}
 	pos = mark_pos(p->problem_mark);
@@ -97,13 +97,14 @@ static int syntax_error(struct builder *b, yaml_parser_t *p)
 			   ? "; YAML does not allow tabs for indentation"
 			   : "";
 	if (p->context != NULL)
-		plan__diag(b->diags, FL_DIAG_ERROR, pos,
-			   "YAML syntax error: %s (%s at %u:%u)%s",
-			   p->problem ? p->problem : "unknown problem",
-			   p->context, (unsigned)p->context_mark.line + 1,
-			   (unsigned)p->context_mark.column + 1, tab_hint);
+		fl_plan_diags_add(
+			b->diags, FL_DIAG_ERROR, pos,
+			"YAML syntax error: %s (%s at %u:%u)%s",
+			p->problem ? p->problem : "unknown problem", p->context,
+			(unsigned)p->context_mark.line + 1,
+			(unsigned)p->context_mark.column + 1, tab_hint);
 	else
-		plan__diag(
+		fl_plan_diags_add(
 			b->diags, FL_DIAG_ERROR, pos, "YAML syntax error: %s%s",
 			p->problem ? p->problem : "unknown problem", tab_hint);
 	return FL_EINVAL;
@@ -129,20 +130,21 @@ static struct plan__node *add(struct builder *b, uint8_t kind,
 	struct plan__node *n, *parent;
 
 	if (++b->nodes > PLAN_TREE_MAX_NODES) {
-		plan__diag(b->diags, FL_DIAG_ERROR, pos,
-			   "the plan has more than %u YAML values; a plan that "
-			   "large cannot be reviewed",
-			   PLAN_TREE_MAX_NODES);
+		fl_plan_diags_add(
+			b->diags, FL_DIAG_ERROR, pos,
+			"the plan has more than %u YAML values; a plan that "
+			"large cannot be reviewed",
+			PLAN_TREE_MAX_NODES);
 		*err = FL_EINVAL;
 		return NULL;
 	}
 	parent = b->depth > 0 ? b->stack[b->depth - 1] : NULL;
 	/* A mapping's n counts pairs, so its limit applies to keys. */
 	if (parent != NULL && parent->n >= PLAN_TREE_MAX_ITEMS) {
-		plan__diag(b->diags, FL_DIAG_ERROR, pos,
-			   "a %s has more than %u entries",
-			   parent->kind == PLAN_MAP ? "mapping" : "list",
-			   PLAN_TREE_MAX_ITEMS);
+		fl_plan_diags_add(b->diags, FL_DIAG_ERROR, pos,
+				  "a %s has more than %u entries",
+				  parent->kind == PLAN_MAP ? "mapping" : "list",
+				  PLAN_TREE_MAX_ITEMS);
 		*err = FL_EINVAL;
 		return NULL;
 	}
@@ -189,10 +191,11 @@ static int refuse_extras(struct builder *b, struct fl_pos pos,
 			 int *is_bad)
 {
 	if (anchor != NULL) {
-		plan__diag(b->diags, FL_DIAG_ERROR, pos,
-			   "YAML anchors (&%.40s) and aliases are not allowed "
-			   "in a plan: write each value out",
-			   (const char *)anchor);
+		fl_plan_diags_add(
+			b->diags, FL_DIAG_ERROR, pos,
+			"YAML anchors (&%.40s) and aliases are not allowed "
+			"in a plan: write each value out",
+			(const char *)anchor);
 		return FL_EINVAL;
 	}
 	if (tag != NULL) {
@@ -200,10 +203,11 @@ static int refuse_extras(struct builder *b, struct fl_pos pos,
 		const char *t = (const char *)tag;
 		int is_core = strncmp(t, core, sizeof(core) - 1) == 0;
 
-		plan__diag(b->diags, FL_DIAG_ERROR, pos,
-			   "YAML tags (%s%.40s) are not allowed in a plan",
-			   is_core ? "!!" : "",
-			   is_core ? t + sizeof(core) - 1 : t);
+		fl_plan_diags_add(
+			b->diags, FL_DIAG_ERROR, pos,
+			"YAML tags (%s%.40s) are not allowed in a plan",
+			is_core ? "!!" : "",
+			is_core ? t + sizeof(core) - 1 : t);
 		*is_bad = 1;
 	}
 	return 0;
@@ -218,17 +222,19 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	switch (ev->type) {
 	case YAML_DOCUMENT_START_EVENT:
 		if (++b->documents > 1) {
-			plan__diag(b->diags, FL_DIAG_ERROR, pos,
-				   "a plan file holds one YAML document; this "
-				   "is a second one");
+			fl_plan_diags_add(
+				b->diags, FL_DIAG_ERROR, pos,
+				"a plan file holds one YAML document; this "
+				"is a second one");
 			return FL_EINVAL;
 		}
 		return 0;
 	case YAML_ALIAS_EVENT:
-		plan__diag(b->diags, FL_DIAG_ERROR, pos,
-			   "YAML aliases (*%.40s) are not allowed in a plan: "
-			   "write each value out",
-			   (const char *)ev->data.alias.anchor);
+		fl_plan_diags_add(
+			b->diags, FL_DIAG_ERROR, pos,
+			"YAML aliases (*%.40s) are not allowed in a plan: "
+			"write each value out",
+			(const char *)ev->data.alias.anchor);
 		return FL_EINVAL;
 	case YAML_SCALAR_EVENT: {
 		const char *text = (const char *)ev->data.scalar.value;
@@ -267,9 +273,10 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		if (err != 0)
 			return err;
 		if (b->depth >= FL_PLAN_MAX_DEPTH) {
-			plan__diag(b->diags, FL_DIAG_ERROR, pos,
-				   "the YAML is nested deeper than %d levels",
-				   FL_PLAN_MAX_DEPTH);
+			fl_plan_diags_add(
+				b->diags, FL_DIAG_ERROR, pos,
+				"the YAML is nested deeper than %d levels",
+				FL_PLAN_MAX_DEPTH);
 			return FL_EINVAL;
 		}
 		n = add(b, is_seq ? PLAN_SEQ : PLAN_MAP, pos, &err);

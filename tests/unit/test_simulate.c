@@ -753,6 +753,49 @@ static void test_simulate__batches_keep_sizes_and_rates(void **state)
 	fl_plan_free(p);
 }
 
+static void test_simulate__listed_devices_must_be_targets(void **state)
+{
+	struct fixture *f = *state;
+	struct fl_plan *p =
+		plan_text(f, "rollout: listed\n"
+			     "artifact:\n"
+			     "  version: 2.4.0\n"
+			     "  file: ../artifacts/thermostat-2.4.0.bin\n"
+			     "  hardware: [thermo-v2, thermo-v3]\n"
+			     "  from: \">=2.0.0 <2.4.0\"\n"
+			     "stages:\n"
+			     "  - name: canary\n"
+			     "    devices: [dev-0007, dev-9999, th2-old-0001,\n"
+			     "              gw-lab-01, th3-new-0002]\n"
+			     "  - percent: 100\n");
+
+	memset(&f->d, 0, sizeof(f->d));
+	assert_int_equal(fl_sim_check_devices(p, f->sample, &f->tz, &f->d),
+			 FL_EINVAL);
+	/* dev-0007 is a target; the four others are refused, each at its
+	 * own line and column, with the reason. */
+	assert_int_equal(f->d.n_errors, 4);
+	assert_int_equal(f->d.d[0].pos.line, 9);
+	assert_int_equal(f->d.d[0].pos.col, 25);
+	assert_non_null(
+		strstr(f->d.d[0].msg, "`dev-9999` is not in the fleet"));
+	assert_non_null(strstr(f->d.d[1].msg, "artifact.from"));
+	assert_int_equal(f->d.d[2].pos.line, 10);
+	assert_int_equal(f->d.d[2].pos.col, 15);
+	assert_non_null(strstr(f->d.d[2].msg, "artifact.hardware"));
+	/* 2.4.0 is outside ">=2.0.0 <2.4.0" before it is "already runs". */
+	assert_non_null(strstr(f->d.d[3].msg, "artifact.from"));
+
+	/* Without a fleet: one warning for the stage, at its first id. */
+	memset(&f->d, 0, sizeof(f->d));
+	fl_sim_warn_unchecked_devices(p, &f->d);
+	assert_int_equal(f->d.n_errors, 0);
+	assert_int_equal(f->d.n_warnings, 1);
+	assert_int_equal(f->d.d[0].pos.line, 9);
+	assert_int_equal(f->d.d[0].pos.col, 15);
+	fl_plan_free(p);
+}
+
 static void test_simulate__refuses_bad_options(void **state)
 {
 	struct fixture *f = *state;
@@ -796,6 +839,7 @@ int main(int argc, char **argv)
 			test_simulate__window_plan_waits_for_the_window),
 		cmocka_unit_test(test_simulate__batches_keep_sizes_and_rates),
 		cmocka_unit_test(test_simulate__refuses_bad_options),
+		cmocka_unit_test(test_simulate__listed_devices_must_be_targets),
 	};
 
 	if (argc != 2) {

@@ -120,6 +120,7 @@ struct fl_plan_stage {
 	uint8_t has_soak, has_rate;
 	unsigned ndevices;
 	const char **devices;	    /* FL_STAGE_DEVICES */
+	struct fl_pos *device_pos;  /* where each of devices[] is written */
 	uint32_t count;		    /* FL_STAGE_COUNT */
 	struct fl_plan_match match; /* FL_STAGE_MATCH */
 	uint32_t percent_ppm;	    /* FL_STAGE_PERCENT, cumulative */
@@ -210,6 +211,16 @@ int fl_plan_parse(const char *buf, size_t len, const char *path,
 
 /* Accepts NULL. */
 void fl_plan_free(struct fl_plan *plan);
+
+/* Adds a diagnostic to diags (the message is truncated to fit; past
+ * FL_PLAN_MAX_DIAGS it is only counted). For checks made outside the
+ * parser, e.g. a plan's devices against an inventory. */
+void fl_plan_diags_add(struct fl_plan_diags *diags, int severity,
+		       struct fl_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Sorts diagnostics into source order, keeping equal ones in order. */
+void fl_plan_diags_sort(struct fl_plan_diags *diags);
 
 /* Prints each diagnostic as "FILE:LINE:COL: error|warning: MESSAGE", then
  * "FILE: note: N more diagnostics not shown" if some were dropped. */
