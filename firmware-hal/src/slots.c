@@ -507,6 +507,11 @@ int fl_slots_reject(struct fl_slots *s, uint8_t reason)
 
 int fl_slots_switch_to_previous(struct fl_slots *s, uint32_t attempt_id)
 {
+	return fl_slots_rollback(s, attempt_id, 0);
+}
+
+int fl_slots_rollback(struct fl_slots *s, uint32_t attempt_id, uint64_t counter)
+{
 	unsigned b = s->boot.booted_slot;
 	unsigned p = 1u - b;
 	struct fl_slot_info in = s->info[p];
@@ -524,6 +529,8 @@ int fl_slots_switch_to_previous(struct fl_slots *s, uint32_t attempt_id)
 	in.tries_total = s->cfg.trial_tries;
 	in.tries_left = s->cfg.trial_tries;
 	in.attempt_id = attempt_id;
+	if (counter > in.counter)
+		in.counter = counter; /* the floor follows at confirm */
 	in.reason = FL_REASON_NONE;
 	in.reset_reason = FL_RESET_UNKNOWN;
 	memcpy(in.prev_version, s->info[b].version, FL_VERSION_MAX);

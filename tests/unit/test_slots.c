@@ -549,6 +549,27 @@ test_slots__armed_trial_booted_before_its_record_is_adopted(void **state)
 	free(s);
 }
 
+static void
+test_slots__signed_rollback_moves_the_floor_past_the_new(void **state)
+{
+	struct fx *f = *state;
+
+	stage_b(f, 4);
+	assert_int_equal(fl_slots_activate(&f->boot.slots, 1), 0);
+	assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0), 0);
+	assert_int_equal(fl_slots_confirm(&f->boot.slots), 0);
+	assert_int_equal(fl_slots_floor(&f->boot.slots), 6);
+	/* A rollback manifest with seq 9 points back at A (counter 5). */
+	assert_int_equal(fl_slots_rollback(&f->boot.slots, 11, 9), 0);
+	assert_int_equal(f->boot.slots.info[0].counter, 9);
+	assert_int_equal(fl_slots_floor(&f->boot.slots), 6); /* not yet */
+	assert_int_equal(fl_dev_power_on(&f->dev, &f->boot, NULL, 0), 0);
+	assert_int_equal(fl_slots_booted(&f->boot.slots), 0);
+	assert_int_equal(fl_slots_confirm(&f->boot.slots), 0);
+	/* Committed: B's 1.1.0 (counter 6) can no longer be installed. */
+	assert_int_equal(fl_slots_floor(&f->boot.slots), 9);
+}
+
 int main(void)
 {
 #define T(n) cmocka_unit_test_setup_teardown(n, setup, teardown)
@@ -572,6 +593,7 @@ int main(void)
 		T(test_slots__committed_slot_on_external_trial_is_committed),
 		T(test_slots__stale_revert_flag_does_not_fail_a_new_trial),
 		T(test_slots__armed_trial_booted_before_its_record_is_adopted),
+		T(test_slots__signed_rollback_moves_the_floor_past_the_new),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,6 +182,14 @@ int fl_slots_reject(struct fl_slots *s, uint8_t reason);
  * FL_EVERIFY, or a flash or boot backend error. */
 int fl_slots_switch_to_previous(struct fl_slots *s, uint32_t attempt_id);
 
+/* fl_slots_switch_to_previous() for a signed rollback: the previous
+ * image's anti-rollback counter is raised to `counter` (the rollback
+ * manifest's sequence number) in the same record write, so that the floor
+ * moves past the abandoned version when the rollback is confirmed. A
+ * counter at or below the image's own keeps it. Same returns. */
+int fl_slots_rollback(struct fl_slots *s, uint32_t attempt_id,
+		      uint64_t counter);
+
 /* Verifies a slot's image against its record's length and digest.
  * Returns 0, FL_EVERIFY, FL_ESTATE (no image), or a flash or crypto
  * error. */
