@@ -2,6 +2,17 @@
 # sizes.sh BUILD_ROOT [CMAKE] -- what the portable cores cost in flash and
 # RAM on a microcontroller, per object, for rv32imc and cortex-m4.
 #
+# The agent: cross/agent_image.c (a firmware's use of agent/core, every
+# buffer static) linked --gc-sections with the portable archive: its code
+# (.text + .rodata) against the target of 24 KiB and its static RAM
+# (.data + .bss) against 8 KiB, without the MQTT, HTTP and TLS stacks,
+# Mbed TLS and the flash driver, which are the platform's; the largest
+# stack frames of the agent's path; the Mbed TLS crypto port's object;
+# and, for rv32imc when picolibc is installed, the same image with the
+# codec's manifest parser (common/proto, compiled against picolibc's
+# headers; cJSON and the C library not counted), the part external.txt
+# leaves out.
+#
 # Builds the freestanding cross-builds (cross/build.sh, -Os, sections per
 # function) into BUILD_ROOT/cross-<arch>, then prints for each object its
 # code (.text*), read-only data (.rodata*, .srodata*), data and bss, from
@@ -23,6 +34,13 @@ root=$1
 cmake=${2:-cmake}
 src=$(cd "$(dirname "$0")/.." && pwd)
 TARGET_TEXT=8192
+TARGET_AGENT_CODE=24576
+TARGET_AGENT_RAM=8192
+AGENT="agent/core/agent.c agent/core/download.c agent/core/health.c
+agent/core/report.c agent/core/state.c agent/core/store_flash.c"
+# The codec files the device's manifest path needs (fl_manifest_verify).
+CODEC="common/proto/manifest.c common/proto/json.c common/proto/encoding.c
+common/proto/names.c"
 # What a device's update path links: slot manager, installer, flash
 # interface, byte helpers, crypto conveniences (the crypto port and the
 # flash driver are the platform's, and not counted).
@@ -71,6 +89,122 @@ link_device() {
 		grep -E 'undefined reference' "$1/device-link.log" |
 			sed 's/^.*undefined/    undefined/' | sort -u | head -n 5
 	fi
+}
+
+verdict_of() { # VALUE TARGET
+	if [ "$1" -le "$2" ]; then
+		echo "within ($1 bytes, $(($1 * 100 / $2))% of target)"
+	else
+		echo "OVER ($1 bytes, $(($1 * 100 / $2))% of target)"
+	fi
+}
+
+# Links agent_image.c's firmware with the portable archive (and any extra
+# objects given), --gc-sections, and prints its sections and verdicts.
+# $1: build dir, $2: label, $3: extra link flags, rest: extra objects.
+link_agent() {
+	dir=$1
+	label=$2
+	extra=$3
+	shift 3
+	elf=$dir/agent-$(echo "$label" | tr -c 'a-z0-9\n' '-').elf
+	# shellcheck disable=SC2086
+	if ! $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -nostdlib -nostartfiles \
+		-Wl,--gc-sections -Wl,--entry=fl_agent_image_main $extra \
+		-o "$elf" "$FL_CROSS_AGENT_IMAGE" "$@" -Wl,--start-group \
+		"$FL_CROSS_LIB" "$FL_CROSS_EXTERNAL_STUB" \
+		"$FL_CROSS_FREESTANDING" "$FL_CROSS_LIBGCC" -Wl,--end-group \
+		>"$elf.log" 2>&1; then
+		echo "  $label: link FAILED, see $elf.log"
+		return
+	fi
+	# shellcheck disable=SC2046
+	set -- $(sections "$elf")
+	row "  $label" "$1" "$2" "$3" "$4"
+	echo "    code (.text + .rodata) <= $TARGET_AGENT_CODE:" \
+		"$(verdict_of $(($1 + $2)) $TARGET_AGENT_CODE)"
+	echo "    static RAM (.data + .bss) <= $TARGET_AGENT_RAM:" \
+		"$(verdict_of $(($3 + $4)) $TARGET_AGENT_RAM)"
+}
+
+# The agent: objects, the linked firmware image, stack frames, ports.
+agent_sizes() {
+	dir=$1
+	echo "  agent (agent/core):"
+	sum="0 0 0 0"
+	for f in $AGENT; do
+		obj=$(grep -F "/$f." "$FL_CROSS_OBJECTS" | head -n 1)
+		if [ -z "$obj" ] || [ ! -f "$obj" ]; then
+			row "  $(basename "$f")" missing - - -
+			continue
+		fi
+		s=$(sections "$obj")
+		# shellcheck disable=SC2086
+		row "  $(basename "$f")" $s
+		# shellcheck disable=SC2086
+		sum=$(echo $sum $s | awk '{ print $1+$5, $2+$6, $3+$7, $4+$8 }')
+	done
+	# shellcheck disable=SC2086
+	row "  total (objects)" $sum
+	if [ ! -f "$FL_CROSS_AGENT_IMAGE" ]; then
+		echo "  agent image: not compiled"
+		return
+	fi
+	echo "  a firmware's agent, linked --gc-sections (agent/core, slot" \
+		"manager, installer, flash interface, helpers, libgcc;"
+	echo "  not the MQTT/HTTP/TLS stacks, Mbed TLS, the flash driver," \
+		"the JSON codec):"
+	link_agent "$dir" "agent image" ""
+	# shellcheck disable=SC2046
+	frames=$(cat "$(dirname "$FL_CROSS_AGENT_IMAGE")"/*.su \
+		$(sed 's/\.obj$/.su/' "$FL_CROSS_OBJECTS" |
+			grep -E '/(agent/core|firmware-hal/src/(slots|installer|flash)|common/src/(bytes|crypto))\.?' ||
+			true) 2>/dev/null |
+		sort -t "$(printf '\t')" -k2 -n -r | head -n 3 |
+		awk -F '\t' '{ n = split($1, p, ":"); printf "%s %s, ", p[n], $2 }')
+	[ -n "$frames" ] &&
+		echo "    largest stack frames: ${frames%, } bytes"
+	if [ -n "$FL_CROSS_CRYPTO_PORT" ] && [ -f "$FL_CROSS_CRYPTO_PORT" ]; then
+		# shellcheck disable=SC2046
+		row "  crypto_mbedtls.c (port)" $(sections "$FL_CROSS_CRYPTO_PORT")
+		echo "    (compiled freestanding against Mbed TLS's headers;" \
+			"Mbed TLS itself is the platform's)"
+	else
+		echo "  crypto_mbedtls.c (port): not compiled (no Mbed TLS headers)"
+	fi
+	codec_sizes "$dir"
+}
+
+# rv32imc only: the manifest parser of the codec, hosted (picolibc).
+codec_sizes() {
+	dir=$1
+	# shellcheck disable=SC2086
+	specs=$($FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -print-file-name=picolibc.specs)
+	case $FL_CROSS_ARCH_FLAGS in *rv32*) ;; *) return ;; esac
+	if [ ! -f "$specs" ] || [ ! -f /usr/include/cjson/cJSON.h ]; then
+		echo "  manifest codec: not measured (needs picolibc and cJSON.h)"
+		return
+	fi
+	mkdir -p "$dir/codec/inc"
+	ln -sf /usr/include/cjson/cJSON.h "$dir/codec/inc/cJSON.h"
+	objs=""
+	for f in $CODEC; do
+		o=$dir/codec/$(basename "$f" .c).o
+		# shellcheck disable=SC2086
+		if ! $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS --specs=picolibc.specs \
+			-Os -ffunction-sections -fdata-sections \
+			-I"$src/common/include" -I"$dir/codec/inc" \
+			-c "$src/$f" -o "$o" >"$o.log" 2>&1; then
+			echo "  manifest codec: $f did not compile, see $o.log"
+			return
+		fi
+		objs="$objs $o"
+	done
+	echo "  the same with the codec's manifest parser (common/proto against" \
+		"picolibc's headers; cJSON and the C library not counted):"
+	# shellcheck disable=SC2086
+	link_agent "$dir" "agent + manifest codec" \
+		"-Wl,--unresolved-symbols=ignore-all" $objs
 }
 
 arches_done=0
@@ -152,6 +286,7 @@ for arch in rv32imc cortex-m4; do
 		echo "  (fl_portable.elf: every public function of the portable" \
 			"cores, the simulators included, plus mem*/strlen)"
 	fi
+	agent_sizes "$dir"
 done
 
 echo

@@ -1,10 +1,12 @@
 #!/bin/sh
 # build.sh ARCH BUILD_DIR [CMAKE [TARGET]] -- configure and build the
-# freestanding cross-build of the portable cores for ARCH (rv32imc or
-# cortex-m4) in BUILD_DIR, with cmake/toolchain-ARCH.cmake. Exit 0 when the
-# sources compile freestanding and the archive links with nothing but
-# mem*/strlen (see cross/CMakeLists.txt); with TARGET (fl_portable), only
-# compile. Used by ctest (cross_*, cross_no_heap) and bench/sizes.sh.
+# freestanding cross-build of the portable cores (common, firmware-hal,
+# agent/core) for ARCH (rv32imc or cortex-m4) in BUILD_DIR, with
+# cmake/toolchain-ARCH.cmake. Exit 0 when the sources and the Mbed TLS
+# crypto port compile freestanding and the archive links with nothing but
+# mem*/strlen and the codec functions of external.txt (see
+# cross/CMakeLists.txt); with TARGET (fl_portable), only compile. Used by
+# ctest (cross_*, cross_no_heap) and bench/sizes.sh.
 set -eu
 if [ $# -lt 2 ]; then
 	echo "usage: $0 rv32imc|cortex-m4 BUILD_DIR [CMAKE [TARGET]]" >&2

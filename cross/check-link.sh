@@ -4,11 +4,14 @@
 #
 #   1. combine the whole archive into one relocatable object (ld -r) and
 #      list its undefined symbols; each must be declared in
-#      cross/include/string.h or defined by the compiler's runtime (libgcc),
-#      else fail and name it with the objects that use it;
-#   2. link that object with freestanding.c's five functions and libgcc
-#      only (-nostdlib), --gc-sections, every global function kept as a
-#      root (-u), into fl_portable.elf; any unresolved symbol fails the link.
+#      cross/include/string.h, defined by the compiler's runtime (libgcc),
+#      or listed in cross/external.txt (the codec's manifest parser, which
+#      a firmware links with its cJSON), else fail and name it with the
+#      objects that use it;
+#   2. link that object with freestanding.c's five functions, the
+#      stand-ins of external_stub.c and libgcc only (-nostdlib),
+#      --gc-sections, every global function kept as a root (-u), into
+#      fl_portable.elf; any unresolved symbol fails the link.
 # ENV_FILE is the cross.env written by cross/CMakeLists.txt.
 set -eu
 env_file=$1
@@ -30,6 +33,7 @@ sed -n 's/^[a-z_ ]*[ *]\([a-z_0-9]*\)(.*/\1/p' "$FL_CROSS_STRING_H" \
 	>"$tmp/allowed"
 "$FL_CROSS_NM" -g --defined-only "$FL_CROSS_LIBGCC" 2>/dev/null |
 	awk 'NF == 3 { print $3 }' >>"$tmp/allowed"
+sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$FL_CROSS_EXTERNAL" >>"$tmp/allowed"
 sort -u -o "$tmp/allowed" "$tmp/allowed"
 "$FL_CROSS_NM" -u "$all" | awk '{ print $NF }' | sort -u >"$tmp/undefined"
 comm -23 "$tmp/undefined" "$tmp/allowed" >"$tmp/offending"
@@ -57,6 +61,7 @@ entry=$(head -n 1 "$tmp/roots" | sed 's/^-Wl,--undefined=//')
 $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -nostdlib -nostartfiles \
 	-Wl,--gc-sections -Wl,--entry="$entry" \
 	-Wl,-Map="$dir/fl_portable.map" $(cat "$tmp/roots") \
-	-o "$FL_CROSS_ELF" "$all" "$freestanding" "$FL_CROSS_LIBGCC"
+	-o "$FL_CROSS_ELF" "$all" "$freestanding" "$FL_CROSS_EXTERNAL_STUB" \
+	"$FL_CROSS_LIBGCC"
 echo "check-link: $(wc -l <"$tmp/roots") public functions link" \
 	"freestanding; undefined before linking: $(tr '\n' ' ' <"$tmp/undefined")"

@@ -1,0 +1,187 @@
+/*
+ * report.c -- what the agent tells fleetd: the status of a job (the
+ * current one, from the persisted job, or an answer to another one) and
+ * the retained inventory. Messages are built in the agent's own buffers
+ * and handed to the transport port, which encodes and publishes them;
+ * a failed publish is tolerated (docs/protocol.md: the current status and
+ * reported are sent again after every reconnect).
+ *
+ * Consistency rules of the status (proto.h): state idle exactly when the
+ * result is final; retry_later only with state waiting.
+ */
+#include <string.h>
+
+#include "agent_priv.h"
+#include "fl/bytes.h"
+#include "fl/err.h"
+
+void fl_agent__token(char out[FL_PROTO_REASON_MAX], const char *prefix,
+		     const char *s)
+{
+	size_t n = 0;
+
+	for (unsigned part = 0; part < 2; part++) {
+		const char *p = part == 0 ? prefix : s;
+
+		for (; p != NULL && *p != '\0' && n + 1 < FL_PROTO_REASON_MAX;
+		     p++) {
+			char c = *p;
+
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			if (!((c >= 'a' && c <= 'z') ||
+			      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+			      c == ':' || c == '-'))
+				c = '_';
+			out[n++] = c;
+		}
+	}
+	out[n] = '\0';
+}
+
+/* Copies printable ASCII only (the detail's charset). */
+static void text_copy(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+
+	for (; s != NULL && *s != '\0' && n + 1 < size; s++)
+		out[n++] = (*s >= 0x20 && *s <= 0x7e) ? *s : '?';
+	out[n] = '\0';
+}
+
+static void publish(struct fl_agent *a)
+{
+	const struct fl_agent_transport *t = &a->cfg.transport;
+
+	(void)t->ops->publish_status(t->ctx, &a->status);
+}
+
+static void status_head(struct fl_agent *a, uint32_t job)
+{
+	memset(&a->status, 0, sizeof(a->status));
+	a->status.job = job;
+	a->status.boot = a->st.boot;
+	a->status.n = ++a->status_n;
+	a->status.ts = fl_agent__wall(a);
+}
+
+void fl_agent__answer(struct fl_agent *a, uint32_t job, uint8_t state,
+		      uint8_t result, const char *reason, const char *detail,
+		      const char *version)
+{
+	if (job == 0)
+		return;
+	status_head(a, job);
+	a->status.state = state;
+	a->status.result = result;
+	fl_agent__token(a->status.reason, NULL, reason);
+	text_copy(a->status.detail, sizeof(a->status.detail), detail);
+	if (version != NULL)
+		(void)fl_strlcpy(a->status.version, version,
+				 sizeof(a->status.version));
+	publish(a);
+}
+
+void fl_agent__status(struct fl_agent *a, const char *reason_override)
+{
+	const struct fl_agent_job *j = &a->st.job;
+	struct fl_status *m = &a->status;
+
+	if (j->id == 0 || j->phase == FL_AGENT_NONE)
+		return;
+	status_head(a, j->id);
+	m->total = j->length;
+	(void)fl_strlcpy(m->version, j->version, sizeof(m->version));
+	switch (j->phase) {
+	case FL_AGENT_WAITING: m->state = FL_STATE_WAITING; break;
+	case FL_AGENT_DOWNLOADING:
+		m->state = FL_STATE_DOWNLOADING;
+		m->bytes = a->in.state == FL_INSTALL_WRITING ? a->in.written
+							     : j->offset;
+		break;
+	case FL_AGENT_DOWNLOADED:
+		m->state = FL_STATE_DOWNLOADED;
+		m->bytes = j->flags & FL_AGENT_JOB_SWITCH ? 0 : j->length;
+		break;
+	case FL_AGENT_ACTIVATING:
+	case FL_AGENT_ABANDONING: m->state = FL_STATE_UPDATING; break;
+	case FL_AGENT_TRIAL:
+	case FL_AGENT_REJECTING: m->state = FL_STATE_TRIAL; break;
+	default:
+		m->state = FL_STATE_IDLE;
+		m->result = j->result;
+		(void)fl_strlcpy(m->reason, j->reason, sizeof(m->reason));
+		if (j->result == FL_RESULT_REVERTED ||
+		    j->result == FL_RESULT_ROLLBACK_FAILED)
+			m->reset = j->reset;
+		break;
+	}
+	if (m->bytes > m->total)
+		m->bytes = m->total;
+	if (j->phase == FL_AGENT_WAITING || j->phase == FL_AGENT_DOWNLOADED) {
+		if (a->wait_result == FL_RESULT_RETRY_LATER) {
+			m->state = FL_STATE_WAITING;
+			m->result = FL_RESULT_RETRY_LATER;
+			m->retry_s = a->wait_retry_s;
+		}
+		(void)fl_strlcpy(m->reason, a->wait_reason, sizeof(m->reason));
+	}
+	if (reason_override != NULL)
+		(void)fl_strlcpy(m->reason, reason_override, sizeof(m->reason));
+	publish(a);
+}
+
+void fl_agent__reported(struct fl_agent *a)
+{
+	const struct fl_agent_config *c = &a->cfg;
+	const struct fl_slots *s = c->slots;
+	struct fl_reported *r = &a->scratch.reported;
+	unsigned b = fl_slots_booted(s);
+
+	memset(r, 0, sizeof(*r));
+	(void)fl_strlcpy(r->model, c->model, sizeof(r->model));
+	if (c->tz != NULL)
+		(void)fl_strlcpy(r->tz, c->tz, sizeof(r->tz));
+	r->boot = a->st.boot;
+	r->ts = fl_agent__wall(a);
+	if (c->agent_version != NULL)
+		(void)fl_strlcpy(r->agent, c->agent_version, sizeof(r->agent));
+	r->n_labels = c->n_labels;
+	for (unsigned i = 0; i < c->n_labels; i++)
+		r->labels[i] = c->labels[i];
+	r->n_components = 1;
+	(void)fl_strlcpy(r->components[0].name, c->component,
+			 sizeof(r->components[0].name));
+	(void)fl_strlcpy(r->components[0].version, s->info[b].version,
+			 sizeof(r->components[0].version));
+	r->n_slots = FL_SLOT_COUNT;
+	for (unsigned i = 0; i < FL_SLOT_COUNT; i++) {
+		r->slots[i].state = s->info[i].state;
+		r->slots[i].seq = s->info[i].counter;
+		if (s->info[i].state != FL_SLOT_EMPTY)
+			(void)fl_strlcpy(r->slots[i].version,
+					 s->info[i].version,
+					 sizeof(r->slots[i].version));
+	}
+	r->booted = (uint8_t)b;
+	r->floor = fl_slots_floor(s);
+	if (a->st.job.id != 0 && a->st.job.phase != FL_AGENT_NONE) {
+		r->job = a->st.job.id;
+		r->state = a->st.job.phase == FL_AGENT_DONE ? FL_STATE_IDLE
+							    : FL_STATE_WAITING;
+		switch (a->st.job.phase) {
+		case FL_AGENT_DOWNLOADING:
+			r->state = FL_STATE_DOWNLOADING;
+			break;
+		case FL_AGENT_DOWNLOADED: r->state = FL_STATE_DOWNLOADED; break;
+		case FL_AGENT_ACTIVATING:
+		case FL_AGENT_ABANDONING: r->state = FL_STATE_UPDATING; break;
+		case FL_AGENT_TRIAL:
+		case FL_AGENT_REJECTING: r->state = FL_STATE_TRIAL; break;
+		default: break;
+		}
+		r->result = a->st.job.phase == FL_AGENT_DONE ? a->st.job.result
+							     : FL_RESULT_NONE;
+	}
+	(void)c->transport.ops->publish_reported(c->transport.ctx, r);
+}

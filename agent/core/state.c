@@ -1,0 +1,200 @@
+/*
+ * state.c -- the agent's persisted state as bytes: a pinned little-endian
+ * layout, written whole through the store port (which adds its own frame
+ * and CRC) and read back by any later agent version, including the one in
+ * the image being tried.
+ *
+ * Layout, format 1 (FL_AGENT_STATE_BYTES = 646 bytes):
+ *
+ *   off size field                 off size field
+ *     0   4 magic "FLAG"            48   4 job.offset
+ *     4   1 format (1)              52  32 job.sha256
+ *     5   3 zero                    84   8 job.seq
+ *     8   4 boot                    92   8 job.expires
+ *    12   4 last_job               100  32 job.version  (NUL-padded)
+ *    16   4 precancelled           132 201 job.url      (NUL-padded)
+ *    20   4 job.id                 333  64 job.validator
+ *    24   1 job.type               397  48 job.reason
+ *    25   1 job.phase              445   1 job.n_limits (0..4)
+ *    26   1 job.result             446 200 4 limits of 50 bytes:
+ *    27   1 job.flags                      metric[32], has_min, has_max,
+ *    28   1 job.reset                      min, max (IEEE 754 binary64,
+ *    29   1 job.activate                   as a little-endian u64)
+ *    30   2 job.window_start_min
+ *    32   2 job.window_end_min
+ *    34   2 job.dl_tries
+ *    36   2 job.pre_tries
+ *    38   2 zero
+ *    40   4 job.health_window_s
+ *    44   4 job.length
+ *
+ * A later format may append fields: decode accepts longer input and
+ * ignores what follows. Strings must be NUL-terminated within their field.
+ */
+#include <string.h>
+
+#include "agent_priv.h"
+#include "fl/bytes.h"
+#include "fl/err.h"
+
+#define STATE_MAGIC  0x47414C46u /* "FLAG" */
+#define STATE_FORMAT 1u
+
+#define OFF_VERSION   100
+#define OFF_URL	      (OFF_VERSION + FL_PROTO_VERSION_MAX)
+#define OFF_VALIDATOR (OFF_URL + FL_MANIFEST_URL_MAX)
+#define OFF_REASON    (OFF_VALIDATOR + FL_AGENT_VALIDATOR_MAX)
+#define OFF_NLIMITS   (OFF_REASON + FL_PROTO_REASON_MAX)
+#define OFF_LIMITS    (OFF_NLIMITS + 1)
+#define LIMIT_BYTES   (FL_PROTO_NAME_MAX + 2 + 8 + 8)
+#define STATE_BYTES   (OFF_LIMITS + FL_PROTO_LIMITS_MAX * LIMIT_BYTES)
+
+_Static_assert(OFF_URL == 132 && OFF_VALIDATOR == 333 && OFF_REASON == 397,
+	       "state layout: string offsets");
+_Static_assert(OFF_LIMITS == 446 && STATE_BYTES == 646,
+	       "state layout: 646 bytes");
+_Static_assert(STATE_BYTES <= FL_AGENT_BLOB_MAX, "state fits the blob");
+_Static_assert(sizeof(double) == 8, "binary64 doubles");
+
+static void put_double(uint8_t *p, double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	fl_put_le64(p, u);
+}
+
+static double get_double(const uint8_t *p)
+{
+	uint64_t u = fl_get_le64(p);
+	double v;
+
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+static void put_str(uint8_t *p, const char *s, size_t size)
+{
+	size_t n = strlen(s);
+
+	if (n >= size)
+		n = size - 1;
+	memset(p, 0, size);
+	memcpy(p, s, n);
+}
+
+/* Copies a field into s; FL_ECORRUPT unless NUL-terminated inside it. */
+static int get_str(char *s, const uint8_t *p, size_t size)
+{
+	for (size_t i = 0; i < size; i++) {
+		if (p[i] == 0) {
+			memcpy(s, p, size);
+			return 0;
+		}
+	}
+	return FL_ECORRUPT;
+}
+
+size_t fl_agent_state_encode(uint8_t out[FL_AGENT_BLOB_MAX],
+			     const struct fl_agent_state *st)
+{
+	const struct fl_agent_job *j = &st->job;
+	unsigned n = j->n_limits <= FL_PROTO_LIMITS_MAX ? j->n_limits : 0;
+
+	memset(out, 0, STATE_BYTES);
+	fl_put_le32(out + 0, STATE_MAGIC);
+	out[4] = STATE_FORMAT;
+	fl_put_le32(out + 8, st->boot);
+	fl_put_le32(out + 12, st->last_job);
+	fl_put_le32(out + 16, st->precancelled);
+	fl_put_le32(out + 20, j->id);
+	out[24] = j->type;
+	out[25] = j->phase;
+	out[26] = j->result;
+	out[27] = j->flags;
+	out[28] = j->reset;
+	out[29] = j->activate;
+	fl_put_le16(out + 30, j->window_start_min);
+	fl_put_le16(out + 32, j->window_end_min);
+	fl_put_le16(out + 34, j->dl_tries);
+	fl_put_le16(out + 36, j->pre_tries);
+	fl_put_le32(out + 40, j->health_window_s);
+	fl_put_le32(out + 44, j->length);
+	fl_put_le32(out + 48, j->offset);
+	memcpy(out + 52, j->sha256, FL_SHA256_BYTES);
+	fl_put_le64(out + 84, j->seq);
+	fl_put_le64(out + 92, j->expires);
+	put_str(out + OFF_VERSION, j->version, FL_PROTO_VERSION_MAX);
+	put_str(out + OFF_URL, j->url, FL_MANIFEST_URL_MAX);
+	put_str(out + OFF_VALIDATOR, j->validator, FL_AGENT_VALIDATOR_MAX);
+	put_str(out + OFF_REASON, j->reason, FL_PROTO_REASON_MAX);
+	out[OFF_NLIMITS] = (uint8_t)n;
+	for (unsigned i = 0; i < n; i++) {
+		const struct fl_health_limit *l = &j->limits[i];
+		uint8_t *p = out + OFF_LIMITS + i * LIMIT_BYTES;
+
+		put_str(p, l->metric, FL_PROTO_NAME_MAX);
+		p[FL_PROTO_NAME_MAX] = l->has_min;
+		p[FL_PROTO_NAME_MAX + 1] = l->has_max;
+		put_double(p + FL_PROTO_NAME_MAX + 2, l->min);
+		put_double(p + FL_PROTO_NAME_MAX + 10, l->max);
+	}
+	return STATE_BYTES;
+}
+
+int fl_agent_state_decode(struct fl_agent_state *out, const uint8_t *in,
+			  size_t len)
+{
+	struct fl_agent_job *j = &out->job;
+	int err = FL_ECORRUPT;
+
+	memset(out, 0, sizeof(*out));
+	if (in == NULL || len < STATE_BYTES || fl_get_le32(in) != STATE_MAGIC ||
+	    in[4] != STATE_FORMAT)
+		goto out;
+	out->boot = fl_get_le32(in + 8);
+	out->last_job = fl_get_le32(in + 12);
+	out->precancelled = fl_get_le32(in + 16);
+	j->id = fl_get_le32(in + 20);
+	j->type = in[24];
+	j->phase = in[25];
+	j->result = in[26];
+	j->flags = in[27];
+	j->reset = in[28];
+	j->activate = in[29];
+	j->window_start_min = fl_get_le16(in + 30);
+	j->window_end_min = fl_get_le16(in + 32);
+	j->dl_tries = fl_get_le16(in + 34);
+	j->pre_tries = fl_get_le16(in + 36);
+	j->health_window_s = fl_get_le32(in + 40);
+	j->length = fl_get_le32(in + 44);
+	j->offset = fl_get_le32(in + 48);
+	memcpy(j->sha256, in + 52, FL_SHA256_BYTES);
+	j->seq = fl_get_le64(in + 84);
+	j->expires = fl_get_le64(in + 92);
+	if (j->phase > FL_AGENT_DONE || j->activate > FL_ACTIVATE_WINDOW ||
+	    j->offset > j->length || in[OFF_NLIMITS] > FL_PROTO_LIMITS_MAX)
+		goto out;
+	if (get_str(j->version, in + OFF_VERSION, FL_PROTO_VERSION_MAX) ||
+	    get_str(j->url, in + OFF_URL, FL_MANIFEST_URL_MAX) ||
+	    get_str(j->validator, in + OFF_VALIDATOR, FL_AGENT_VALIDATOR_MAX) ||
+	    get_str(j->reason, in + OFF_REASON, FL_PROTO_REASON_MAX))
+		goto out;
+	j->n_limits = in[OFF_NLIMITS];
+	for (unsigned i = 0; i < j->n_limits; i++) {
+		struct fl_health_limit *l = &j->limits[i];
+		const uint8_t *p = in + OFF_LIMITS + i * LIMIT_BYTES;
+
+		if (get_str(l->metric, p, FL_PROTO_NAME_MAX))
+			goto out;
+		l->has_min = p[FL_PROTO_NAME_MAX] != 0;
+		l->has_max = p[FL_PROTO_NAME_MAX + 1] != 0;
+		l->min = get_double(p + FL_PROTO_NAME_MAX + 2);
+		l->max = get_double(p + FL_PROTO_NAME_MAX + 10);
+	}
+	err = 0;
+out:
+	if (err)
+		memset(out, 0, sizeof(*out));
+	return err;
+}

@@ -1,0 +1,251 @@
+/*
+ * agent_image.c -- a firmware's use of the agent, for measuring it: the
+ * agent, the slot manager, the flash store and the buffer the MQTT adapter
+ * decodes a command into are statics; every entry point of the agent is
+ * called once, so that a --gc-sections link from fl_agent_image_main keeps
+ * exactly the code a device runs. bench/sizes.sh links it with the
+ * portable archive: its .text + .rodata is the agent's code (with the slot
+ * manager, installer, flash interface and helpers), its .data + .bss the
+ * agent's static RAM.
+ *
+ * Not counted, because each is the platform's and not the agent's: the
+ * MQTT client, the HTTP client, TLS, Mbed TLS (the crypto port's table is
+ * replaced by a stand-in here), the flash driver, the JSON codec (cJSON
+ * and fl_proto's manifest parser, external.txt) and the stack. The port
+ * functions below are the thinnest stand-ins that let it link.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fl/agent.h"
+#include "fl/err.h"
+
+void fl_agent_image_main(void);
+
+/* ---- what a firmware keeps in RAM for the agent -------------------------- */
+
+static struct fl_agent agent;
+static struct fl_slots slots;
+static struct fl_agent_flash_store store;
+static struct fl_cmd cmd; /* the adapter decodes a command into this */
+static struct fl_boot_status handoff;
+
+/* ---- stand-ins for the platform --------------------------------------------
+ */
+
+static int flash_read(struct fl_flash *fl, uint32_t off, void *dst, size_t len)
+{
+	(void)fl;
+	(void)off;
+	(void)dst;
+	(void)len;
+	return FL_EIO;
+}
+
+static int flash_write(struct fl_flash *fl, uint32_t off, const void *src,
+		       size_t len)
+{
+	(void)fl;
+	(void)off;
+	(void)src;
+	(void)len;
+	return FL_EIO;
+}
+
+static int flash_erase(struct fl_flash *fl, uint32_t off, size_t len)
+{
+	(void)fl;
+	(void)off;
+	(void)len;
+	return FL_EIO;
+}
+
+static const struct fl_flash_ops flash_ops = {
+	FL_FLASH_OPS_VERSION, "mcu", flash_read, flash_write, flash_erase, NULL,
+};
+
+static struct fl_flash flash = {&flash_ops, {1u << 20, 4096, 4, 0xFF}, NULL};
+
+static int boot_status(struct fl_boot *b, struct fl_boot_status *st)
+{
+	*st = *(const struct fl_boot_status *)b->priv;
+	return 0;
+}
+
+static const struct fl_boot_ops boot_ops = {
+	FL_BOOT_OPS_VERSION, "native", boot_status, NULL, NULL, NULL,
+};
+
+static struct fl_boot boot = {&boot_ops, &handoff};
+
+static int sha_init(struct fl_hash_ctx *ctx)
+{
+	(void)ctx;
+	return FL_ECRYPTO;
+}
+
+static int sha_update(struct fl_hash_ctx *ctx, const void *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
+	return FL_ECRYPTO;
+}
+
+static int sha_final(struct fl_hash_ctx *ctx, uint8_t out[FL_SHA256_BYTES])
+{
+	(void)ctx;
+	(void)out;
+	return FL_ECRYPTO;
+}
+
+static int p256_verify(const uint8_t pub[65],
+		       const uint8_t digest[FL_SHA256_BYTES],
+		       const uint8_t sig[64])
+{
+	(void)pub;
+	(void)digest;
+	(void)sig;
+	return FL_ECRYPTO;
+}
+
+static const struct fl_crypto_ops crypto = {
+	FL_CRYPTO_OPS_VERSION, "stand-in", sha_init, sha_update, sha_final,
+	p256_verify,
+};
+
+static int pub_status(void *ctx, const struct fl_status *m)
+{
+	(void)ctx;
+	(void)m;
+	return 0;
+}
+
+static int pub_reported(void *ctx, const struct fl_reported *m)
+{
+	(void)ctx;
+	(void)m;
+	return 0;
+}
+
+static int pub_health(void *ctx, const struct fl_health *m)
+{
+	(void)ctx;
+	(void)m;
+	return 0;
+}
+
+static const struct fl_agent_transport_ops transport_ops = {
+	FL_AGENT_PORT_VERSION, "mqtt", pub_status, pub_reported, pub_health,
+};
+
+static int dl_start(void *ctx, const struct fl_agent_dl_request *req)
+{
+	(void)ctx;
+	(void)req;
+	return 0;
+}
+
+static void dl_stop(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct fl_agent_downloader_ops downloader_ops = {
+	FL_AGENT_PORT_VERSION,
+	"http",
+	dl_start,
+	dl_stop,
+};
+
+static uint64_t now_s(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static uint64_t mono_ms(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static const struct fl_agent_clock_ops clock_ops = {
+	FL_AGENT_PORT_VERSION, "rtc", now_s, mono_ms, NULL,
+};
+
+static int facts(void *ctx, struct fl_agent_facts *out)
+{
+	(void)ctx;
+	(void)out;
+	return 0;
+}
+
+static int health(void *ctx, bool is_trial, struct fl_agent_health_sample *out)
+{
+	(void)ctx;
+	(void)is_trial;
+	(void)out;
+	return 0;
+}
+
+static void reboot(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct fl_agent_device_ops device_ops = {
+	FL_AGENT_PORT_VERSION, "board", facts, health, reboot,
+};
+
+/* ---- the firmware's agent task ---------------------------------------------
+ */
+
+void fl_agent_image_main(void)
+{
+	static const struct fl_manifest_key keys[1];
+	static struct fl_agent_config cfg;
+	static struct fl_slots_config sc;
+	static struct fl_area store_area;
+	static const uint8_t chunk[4];
+	struct fl_agent_dl_response r = {206, 0, 0, ""};
+	uint32_t next = 0;
+
+	(void)fl_area_init(&sc.meta, &flash, 0, 4 * 4096);
+	(void)fl_area_init(&sc.slot[0], &flash, 4 * 4096, 480 * 1024);
+	(void)fl_area_init(&sc.slot[1], &flash, 4 * 4096 + 480 * 1024,
+			   480 * 1024);
+	(void)fl_area_init(&store_area, &flash, 1024 * 1024 - 2 * 4096,
+			   2 * 4096);
+	sc.boot = &boot;
+	sc.crypto = &crypto;
+	if (fl_slots_open(&slots, &sc) != 0 ||
+	    fl_agent_flash_store_init(&store, &store_area) != 0)
+		return;
+	cfg.slots = &slots;
+	cfg.crypto = &crypto;
+	cfg.keys = keys;
+	cfg.n_keys = 1;
+	cfg.transport.ops = &transport_ops;
+	cfg.downloader.ops = &downloader_ops;
+	cfg.clock.ops = &clock_ops;
+	cfg.store.ops = &fl_agent_flash_store_ops;
+	cfg.store.ctx = &store;
+	cfg.device.ops = &device_ops;
+	cfg.model = "acme-gw-2";
+	if (fl_agent_init(&agent, &cfg) != 0)
+		return;
+	(void)fl_agent_on_connect(&agent);
+	(void)fl_agent_on_cmd(&agent, &cmd);
+	(void)fl_agent_on_cmd_invalid(&agent, 1, "bad");
+	for (;;) {
+		if (fl_agent_poll(&agent, &next) != 0)
+			return;
+		(void)fl_agent_on_dl_response(&agent, &r);
+		(void)fl_agent_on_dl_data(&agent, chunk, sizeof(chunk));
+		(void)fl_agent_on_dl_done(&agent, 0);
+		if (next == 0)
+			fl_agent_on_disconnect(&agent);
+	}
+}
