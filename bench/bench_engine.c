@@ -35,7 +35,7 @@ static double secs(void)
 
 struct fleet {
 	struct fl_inv_device *inv;
-	struct fl_label *labels; /* 2 per device */
+	struct fl_inv_label *labels; /* 2 per device */
 	char (*ids)[32];
 	size_t n;
 };

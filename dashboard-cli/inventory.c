@@ -287,7 +287,7 @@ struct entry {
 	const char *prefix; /* group: interned */
 	struct fl_pos prefix_pos;
 	const char *model, *tz, *version, *cversion;
-	struct fl_label labels[FL_INV_MAX_LABELS];
+	struct fl_inv_label labels[FL_INV_MAX_LABELS];
 	unsigned nlabels;
 	uint8_t is_online;
 	int has_count, has_start;
@@ -781,14 +781,15 @@ static unsigned digits(uint64_t x)
 static int emit(struct reader *r, const struct entry *e)
 {
 	struct fl_inventory *inv = r->inv;
-	const struct fl_label *labels = NULL;
+	const struct fl_inv_label *labels = NULL;
 	uint32_t n = e->is_group ? e->count : 1;
 	const char *version = e->cversion ? e->cversion : e->version;
 	unsigned width;
 	int err;
 
 	if (e->nlabels > 0) {
-		struct fl_label *l = mem_alloc(r->m, e->nlabels * sizeof(*l));
+		struct fl_inv_label *l =
+			mem_alloc(r->m, e->nlabels * sizeof(*l));
 
 		if (l == NULL)
 			goto nomem;
@@ -1370,9 +1371,9 @@ static int has_key(const struct fl_plan_match *m, const char *key)
  * targets.match, and those of one `match:` stage for one device in 20. */
 static int default_labels(struct mem *m, const struct fl_plan *p,
 			  const char **regions, unsigned nregions, size_t i,
-			  const struct fl_label **out, unsigned *nout)
+			  const struct fl_inv_label **out, unsigned *nout)
 {
-	struct fl_label l[FL_INV_MAX_LABELS];
+	struct fl_inv_label l[FL_INV_MAX_LABELS];
 	unsigned n = 0, kmatch = 0;
 
 	if (nregions > 0) {

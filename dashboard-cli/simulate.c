@@ -554,8 +554,8 @@ static int64_t activation(const struct sim *s, uint32_t dev, int64_t t)
 	int64_t open;
 
 	switch (s->plan->device.activate) {
-	case FL_ACTIVATE_IDLE: return t + jit(s, dev, J_REBOOT, 300, 3600);
-	case FL_ACTIVATE_WINDOW:
+	case FL_PLAN_ACTIVATE_IDLE: return t + jit(s, dev, J_REBOOT, 300, 3600);
+	case FL_PLAN_ACTIVATE_WINDOW:
 		if (s->plan->nwindows == 0)
 			break;
 		open = fl_sim_window_next(s->plan, s->opt->tz,

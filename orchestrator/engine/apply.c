@@ -59,7 +59,7 @@ static void progress(struct fl_engine *e, uint32_t dev, unsigned phase,
 		/* With activate: window the device waits for a window to
 		 * reboot; that wait is not counted against health.timeout. */
 		if (phase == FL_PROG_INSTALLED &&
-		    e->plan->device.activate == FL_ACTIVATE_WINDOW &&
+		    e->plan->device.activate == FL_PLAN_ACTIVATE_WINDOW &&
 		    e->plan->nwindows > 0 && d->status == FL_DEV_IN_FLIGHT) {
 			int64_t open = window__open_at_or_after(e, d->zone, at);
 

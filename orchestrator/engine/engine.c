@@ -298,8 +298,8 @@ static int stratum_intern(struct fl_engine *e, uint32_t model, uint32_t region,
 
 /* ---- devices ---------------------------------------------------------- */
 
-const struct fl_label *engine__label(const struct fl_inv_device *d,
-				     const char *key)
+const struct fl_inv_label *engine__label(const struct fl_inv_device *d,
+					 const char *key)
 {
 	for (unsigned i = 0; i < d->nlabels; i++)
 		if (strcmp(d->labels[i].key, key) == 0)
@@ -310,7 +310,8 @@ const struct fl_label *engine__label(const struct fl_inv_device *d,
 int engine__match(const struct fl_plan_match *m, const struct fl_inv_device *d)
 {
 	for (unsigned k = 0; k < m->n; k++) {
-		const struct fl_label *l = engine__label(d, m->labels[k].key);
+		const struct fl_inv_label *l =
+			engine__label(d, m->labels[k].key);
 		unsigned v;
 
 		if (l == NULL)
@@ -413,7 +414,7 @@ static unsigned not_target(struct fl_engine *e, const struct fl_inv_device *d,
 /* The zone name a device's "tz: device" windows use, NULL for UTC. */
 static const char *device_zone_name(const struct fl_inv_device *d)
 {
-	const struct fl_label *l;
+	const struct fl_inv_label *l;
 
 	if (d->tz != NULL && d->tz[0] != '\0')
 		return d->tz;
@@ -431,7 +432,7 @@ static int prepare_device(struct fl_engine *e, uint32_t i)
 {
 	const struct fl_inv_device *in = &e->inv[i];
 	struct eng_dev *d = &e->dev[i];
-	const struct fl_label *reg;
+	const struct fl_inv_label *reg;
 	unsigned model = 0, nt;
 	uint32_t region;
 	int rc;

@@ -172,8 +172,8 @@ struct fl_engine {
 void *engine__alloc(struct fl_engine *e, size_t size);
 void engine__free(struct fl_engine *e, void *p, size_t size);
 uint64_t engine__hash(const char *a, const char *b, const char *c);
-const struct fl_label *engine__label(const struct fl_inv_device *d,
-				     const char *key);
+const struct fl_inv_label *engine__label(const struct fl_inv_device *d,
+					 const char *key);
 int engine__match(const struct fl_plan_match *m, const struct fl_inv_device *d);
 void engine__set_status(struct fl_engine *e, uint32_t dev, unsigned status);
 void engine__list_push(struct eng_list *l, struct fl_engine *e, uint32_t dev,

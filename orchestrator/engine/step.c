@@ -635,7 +635,7 @@ static int consider(struct fl_engine *e, struct out *o, uint32_t dev,
 	}
 	if (st == FL_DEV_HELD)
 		engine__set_status(e, dev, FL_DEV_PENDING);
-	if (p->device.activate == FL_ACTIVATE_NOW && p->nwindows > 0) {
+	if (p->device.activate == FL_PLAN_ACTIVATE_NOW && p->nwindows > 0) {
 		window__state(e, d->zone, o->now, &in, &until);
 		if (!in) {
 			wake_at(o, until);

@@ -849,7 +849,7 @@ static void check_device(struct ctx *c, const struct plan__node *n)
 		w = check_word(c, f.v[DEV_ACTIVATE], "activate", activate, 3);
 		if (w >= 0)
 			p->device.activate = (uint8_t)w;
-		if (w == FL_ACTIVATE_WINDOW)
+		if (w == FL_PLAN_ACTIVATE_WINDOW)
 			c->activate_value = f.v[DEV_ACTIVATE];
 	}
 }

@@ -60,7 +60,7 @@ static inline void tp_init(struct tplan *t, const char *name)
 	t->p.health.metrics = t->metrics;
 	t->p.targets.exclude = t->exclude;
 	t->p.targets.match.labels = t->target_match.labels;
-	t->p.device.activate = FL_ACTIVATE_NOW;
+	t->p.device.activate = FL_PLAN_ACTIVATE_NOW;
 	t->p.health.on_failure = FL_ON_FAILURE_ROLLBACK;
 }
 
@@ -140,7 +140,7 @@ static inline struct fl_plan_window *tp_window(struct tplan *t, uint8_t days,
 struct tdev {
 	char id[32], model[16], version[16], tz[48];
 	char region[16], ring[16], tzl[48];
-	struct fl_label labels[4];
+	struct fl_inv_label labels[4];
 };
 
 struct tinv {

@@ -1017,7 +1017,7 @@ static void test_engine__activate_window_offers_any_time(void **s)
 
 	(void)s;
 	tp_init(&tp, "r1");
-	tp.p.device.activate = FL_ACTIVATE_WINDOW;
+	tp.p.device.activate = FL_PLAN_ACTIVATE_WINDOW;
 	tp.p.health.timeout_s = H;
 	tp.p.health.has_max_failures = 1;
 	tp.p.health.max_failures = 5;

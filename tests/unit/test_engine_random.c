@@ -138,7 +138,7 @@ static void gen_plan(struct sim *S)
 	tp->metrics[0].max = 0;
 	tp->p.health.nmetrics = 1;
 	tp->p.device.activate =
-		(uint8_t)(r(S, 5) < 3 ? FL_ACTIVATE_NOW : 1 + r(S, 2));
+		(uint8_t)(r(S, 5) < 3 ? FL_PLAN_ACTIVATE_NOW : 1 + r(S, 2));
 	if (r(S, 2)) {
 		unsigned nw = 1 + (unsigned)r(S, 2);
 
@@ -342,7 +342,7 @@ static int o_in_window(const struct sim *S, uint32_t i, int64_t now)
 {
 	const struct fl_plan *p = &S->tp.p;
 
-	if (p->nwindows == 0 || p->device.activate != FL_ACTIVATE_NOW)
+	if (p->nwindows == 0 || p->device.activate != FL_PLAN_ACTIVATE_NOW)
 		return 1;
 	for (unsigned w = 0; w < p->nwindows; w++) {
 		const struct fl_plan_window *x = &p->windows[w];

@@ -271,7 +271,7 @@ static void test_plan__complete_example_fills_every_field(void **state)
 	assert_true(p->device.has_min_battery);
 	assert_int_equal(p->device.min_battery_ppm, 300000);
 	assert_int_equal(p->device.min_free_storage_bytes, 2 * 1024 * 1024);
-	assert_int_equal(p->device.activate, FL_ACTIVATE_WINDOW);
+	assert_int_equal(p->device.activate, FL_PLAN_ACTIVATE_WINDOW);
 	assert_int_equal(p->health.soak_s, 600);
 	assert_true(p->health.has_max_failure_rate);
 	assert_int_equal(p->health.max_failure_rate_ppm, 50000);
@@ -334,7 +334,7 @@ static void test_plan__minimal_plan_gets_the_defaults(void **state)
 	assert_null(p->artifact.from);
 	assert_int_equal(p->artifact.from_range.n, 0);
 	assert_null(p->description);
-	assert_int_equal(p->device.activate, FL_ACTIVATE_NOW);
+	assert_int_equal(p->device.activate, FL_PLAN_ACTIVATE_NOW);
 	assert_false(p->device.has_min_battery);
 	assert_int_equal(p->device.min_free_storage_bytes, 0);
 	assert_int_equal(p->health.on_failure, FL_ON_FAILURE_ROLLBACK);

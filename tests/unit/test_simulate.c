@@ -236,7 +236,7 @@ static void test_simulate__jitter_is_deterministic_and_bounded(void **state)
 static void test_simulate__fail_draws_follow_the_rate(void **state)
 {
 	struct fl_sim_options o;
-	struct fl_label lab[1] = {{"region", "eu"}};
+	struct fl_inv_label lab[1] = {{"region", "eu"}};
 	struct fl_inv_device d;
 	char id[16];
 	unsigned fails = 0, v3 = 0;

@@ -227,7 +227,7 @@ struct fl_engine_config {
 
 /* ---- inventory -------------------------------------------------------- */
 
-struct fl_label {
+struct fl_inv_label {
 	const char *key;
 	const char *value;
 };
@@ -238,7 +238,7 @@ struct fl_inv_device {
 	const char *tz;	     /* zone the device reports, or NULL */
 	const char *version; /* installed version of artifact.component, or
 				NULL when unknown */
-	const struct fl_label *labels;
+	const struct fl_inv_label *labels;
 	unsigned nlabels;  /* <= FL_ENGINE_MAX_DEV_LABELS */
 	uint8_t is_online; /* presence when the engine first sees it */
 };

@@ -53,9 +53,9 @@ struct fl_plan_match {
 };
 
 enum fl_plan_activate {
-	FL_ACTIVATE_NOW = 0,	/* reboot into it as soon as installed */
-	FL_ACTIVATE_WINDOW = 1, /* reboot only inside a window */
-	FL_ACTIVATE_IDLE = 2,	/* reboot when the device reports idle */
+	FL_PLAN_ACTIVATE_NOW = 0,    /* reboot into it as soon as installed */
+	FL_PLAN_ACTIVATE_WINDOW = 1, /* reboot only inside a window */
+	FL_PLAN_ACTIVATE_IDLE = 2,   /* reboot when the device reports idle */
 };
 
 enum fl_plan_on_failure {
