@@ -6,12 +6,14 @@
 # buffer static) linked --gc-sections with the portable archive: its code
 # (.text + .rodata) against the target of 24 KiB and its static RAM
 # (.data + .bss) against 8 KiB, without the MQTT, HTTP and TLS stacks,
-# Mbed TLS and the flash driver, which are the platform's; the largest
-# stack frames of the agent's path; the Mbed TLS crypto port's object;
-# and, for rv32imc when picolibc is installed, the same image with the
-# codec's manifest parser (common/proto, compiled against picolibc's
-# headers; cJSON and the C library not counted), the part external.txt
-# leaves out.
+# Mbed TLS and the flash driver, which are the platform's, and with the
+# codec stubbed (cross/external_stub.c); the largest stack frames of the
+# agent's path; the Mbed TLS crypto port's object; and, for rv32imc when
+# picolibc is installed, the device's real link: the same image with the
+# codec (common/proto compiled against picolibc's headers: the manifest's
+# verification, the command's decoder, the encoders the MQTT adapter
+# calls), against the same targets; cJSON and the C library are not
+# counted and are named.
 #
 # Builds the freestanding cross-builds (cross/build.sh, -Os, sections per
 # function) into BUILD_ROOT/cross-<arch>, then prints for each object its
@@ -38,9 +40,12 @@ TARGET_AGENT_CODE=24576
 TARGET_AGENT_RAM=8192
 AGENT="agent/core/agent.c agent/core/download.c agent/core/health.c
 agent/core/report.c agent/core/state.c agent/core/store_flash.c"
-# The codec files the device's manifest path needs (fl_manifest_verify).
-CODEC="common/proto/manifest.c common/proto/json.c common/proto/encoding.c
-common/proto/names.c"
+# The codec (common/proto): what a device calls of it is the manifest's
+# verification (fl_manifest_verify, fl_manifest_check: the agent), the
+# command's decoder and the encoders of status, reported, health and
+# presence (the MQTT adapter, as cross/agent_image.c calls them).
+CODEC="common/proto/codec.c common/proto/manifest.c common/proto/json.c
+common/proto/encoding.c common/proto/names.c"
 # What a device's update path links: slot manager, installer, flash
 # interface, byte helpers, crypto conveniences (the crypto port and the
 # flash driver are the platform's, and not counted).
@@ -121,10 +126,26 @@ link_agent() {
 	# shellcheck disable=SC2046
 	set -- $(sections "$elf")
 	row "  $label" "$1" "$2" "$3" "$4"
-	echo "    code (.text + .rodata) <= $TARGET_AGENT_CODE:" \
-		"$(verdict_of $(($1 + $2)) $TARGET_AGENT_CODE)"
-	echo "    static RAM (.data + .bss) <= $TARGET_AGENT_RAM:" \
-		"$(verdict_of $(($3 + $4)) $TARGET_AGENT_RAM)"
+	echo "    code (.text + .rodata${port_code:+, + the crypto port's $port_code})" \
+		"<= $TARGET_AGENT_CODE:" \
+		"$(verdict_of $(($1 + $2 + ${port_code:-0})) $TARGET_AGENT_CODE)"
+	echo "    static RAM (.data + .bss${port_ram:+, + the port's $port_ram})" \
+		"<= $TARGET_AGENT_RAM:" \
+		"$(verdict_of $(($3 + $4 + ${port_ram:-0})) $TARGET_AGENT_RAM)"
+}
+
+# The Mbed TLS crypto port's code and RAM (port_code, port_ram; empty when
+# it did not compile): the agent's targets count it, and agent_image.c
+# links a stand-in in its place (its Mbed TLS calls are the platform's).
+port_sizes() {
+	port_code=""
+	port_ram=""
+	if [ -n "$FL_CROSS_CRYPTO_PORT" ] && [ -f "$FL_CROSS_CRYPTO_PORT" ]; then
+		# shellcheck disable=SC2046
+		set -- $(sections "$FL_CROSS_CRYPTO_PORT")
+		port_code=$(($1 + $2))
+		port_ram=$(($3 + $4))
+	fi
 }
 
 # The agent: objects, the linked firmware image, stack frames, ports.
@@ -150,10 +171,11 @@ agent_sizes() {
 		echo "  agent image: not compiled"
 		return
 	fi
+	port_sizes
 	echo "  a firmware's agent, linked --gc-sections (agent/core, slot" \
 		"manager, installer, flash interface, helpers, libgcc;"
-	echo "  not the MQTT/HTTP/TLS stacks, Mbed TLS, the flash driver," \
-		"the JSON codec):"
+	echo "  not the MQTT/HTTP/TLS stacks, Mbed TLS, the flash driver;" \
+		"the codec stubbed):"
 	link_agent "$dir" "agent image" ""
 	# shellcheck disable=SC2046
 	frames=$(cat "$(dirname "$FL_CROSS_AGENT_IMAGE")"/*.su \
@@ -175,14 +197,19 @@ agent_sizes() {
 	codec_sizes "$dir"
 }
 
-# rv32imc only: the manifest parser of the codec, hosted (picolibc).
+# rv32imc only: the device's real link, with the codec compiled hosted
+# (against picolibc's headers, as a firmware compiles it against its C
+# library) and linked --gc-sections from agent_image.c, which calls what
+# the MQTT adapter calls. cJSON and the C library are the platform's (ESP-IDF
+# ships both): they are left unresolved, not counted, and named.
 codec_sizes() {
 	dir=$1
 	# shellcheck disable=SC2086
 	specs=$($FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -print-file-name=picolibc.specs)
 	case $FL_CROSS_ARCH_FLAGS in *rv32*) ;; *) return ;; esac
 	if [ ! -f "$specs" ] || [ ! -f /usr/include/cjson/cJSON.h ]; then
-		echo "  manifest codec: not measured (needs picolibc and cJSON.h)"
+		echo "  device with the codec: not measured (needs picolibc and" \
+			"cJSON.h)"
 		return
 	fi
 	mkdir -p "$dir/codec/inc"
@@ -195,16 +222,28 @@ codec_sizes() {
 			-Os -ffunction-sections -fdata-sections \
 			-I"$src/common/include" -I"$dir/codec/inc" \
 			-c "$src/$f" -o "$o" >"$o.log" 2>&1; then
-			echo "  manifest codec: $f did not compile, see $o.log"
+			echo "  device with the codec: $f did not compile, see" \
+				"$o.log"
 			return
 		fi
 		objs="$objs $o"
 	done
-	echo "  the same with the codec's manifest parser (common/proto against" \
-		"picolibc's headers; cJSON and the C library not counted):"
+	echo "  the device's real link: the same with the codec (common/proto" \
+		"against picolibc's headers: manifest"
+	echo "  verify and check, cmd decode, status/reported/health/presence" \
+		"encode, topics):"
 	# shellcheck disable=SC2086
-	link_agent "$dir" "agent + manifest codec" \
+	link_agent "$dir" "agent + codec" \
 		"-Wl,--unresolved-symbols=ignore-all" $objs
+	elf=$dir/agent-agent---codec.elf
+	[ -f "$elf" ] || return
+	ext=$("$FL_CROSS_NM" -u "$elf" | awk '{ print $NF }' | sort -u)
+	cjson=$(echo "$ext" | grep -c '^cJSON_')
+	libc=$(echo "$ext" | grep -v '^cJSON_' | tr '\n' ' ')
+	echo "    not counted, the platform's: cJSON ($cjson functions:" \
+		"$(echo "$ext" | grep '^cJSON_' | sed 's/^cJSON_//' |
+			tr '\n' ' ' | sed 's/ $//'))"
+	echo "    and the C library (${libc% })"
 }
 
 arches_done=0
@@ -284,7 +323,8 @@ for arch in rv32imc cortex-m4; do
 		# shellcheck disable=SC2046
 		row "linked, --gc-sections, all" $(sections "$FL_CROSS_ELF")
 		echo "  (fl_portable.elf: every public function of the portable" \
-			"cores, the simulators included, plus mem*/strlen)"
+			"cores, the simulators included, plus mem*/strlen and" \
+			"the codec's stand-ins)"
 	fi
 	agent_sizes "$dir"
 done

@@ -1,18 +1,22 @@
 /*
  * agent_image.c -- a firmware's use of the agent, for measuring it: the
- * agent, the slot manager, the flash store and the buffer the MQTT adapter
- * decodes a command into are statics; every entry point of the agent is
- * called once, so that a --gc-sections link from fl_agent_image_main keeps
- * exactly the code a device runs. bench/sizes.sh links it with the
- * portable archive: its .text + .rodata is the agent's code (with the slot
- * manager, installer, flash interface and helpers), its .data + .bss the
- * agent's static RAM.
+ * agent, the slot manager, the flash store, the struct the MQTT adapter
+ * decodes a command into and its one payload buffer are statics; every
+ * entry point of the agent is called, and the transport stand-in does what
+ * a real MQTT adapter does with the codec (agent/esp32/transport.c):
+ * decode a command (fl_proto_decode_cmd), encode status, reported, health
+ * and presence (fl_proto_encode_*), build its topics. So a --gc-sections
+ * link from fl_agent_image_main keeps exactly the code a device runs.
+ * bench/sizes.sh links it twice: with external_stub.c standing in for the
+ * codec (the agent, slot manager, installer, flash interface and helpers),
+ * and with the codec itself (common/proto: the device's real link); .text
+ * + .rodata is the code, .data + .bss the static RAM.
  *
  * Not counted, because each is the platform's and not the agent's: the
  * MQTT client, the HTTP client, TLS, Mbed TLS (the crypto port's table is
- * replaced by a stand-in here), the flash driver, the JSON codec (cJSON
- * and fl_proto's manifest parser, external.txt) and the stack. The port
- * functions below are the thinnest stand-ins that let it link.
+ * replaced by a stand-in here), the flash driver, cJSON and the C library
+ * (bench/sizes.sh names the functions they supply), and the stack. The
+ * port functions below are the thinnest stand-ins that let it link.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +34,11 @@ static struct fl_slots slots;
 static struct fl_agent_flash_store store;
 static struct fl_cmd cmd; /* the adapter decodes a command into this */
 static struct fl_boot_status handoff;
+/* The adapter's one payload buffer: a received command is decoded out of
+ * it before the agent runs, so the agent's publishes encode into it. */
+static char payload[FL_PROTO_MSG_MAX + 1];
+static size_t payload_len;
+static char topic[FL_TOPIC_MAX];
 
 /* ---- stand-ins for the platform --------------------------------------------
  */
@@ -115,25 +124,27 @@ static const struct fl_crypto_ops crypto = {
 	p256_verify,
 };
 
+/* The MQTT adapter: encode, then hand the bytes to the client (here:
+ * nowhere). */
 static int pub_status(void *ctx, const struct fl_status *m)
 {
 	(void)ctx;
-	(void)m;
-	return 0;
+	return fl_proto_encode_status(payload, sizeof(payload), &payload_len,
+				      m);
 }
 
 static int pub_reported(void *ctx, const struct fl_reported *m)
 {
 	(void)ctx;
-	(void)m;
-	return 0;
+	return fl_proto_encode_reported(payload, sizeof(payload), &payload_len,
+					m);
 }
 
 static int pub_health(void *ctx, const struct fl_health *m)
 {
 	(void)ctx;
-	(void)m;
-	return 0;
+	return fl_proto_encode_health(payload, sizeof(payload), &payload_len,
+				      m);
 }
 
 static const struct fl_agent_transport_ops transport_ops = {
@@ -205,11 +216,14 @@ static const struct fl_agent_device_ops device_ops = {
 void fl_agent_image_main(void)
 {
 	static const struct fl_manifest_key keys[1];
-	static struct fl_agent_config cfg;
-	static struct fl_slots_config sc;
-	static struct fl_area store_area;
 	static const uint8_t chunk[4];
+	/* Copied by fl_slots_open, fl_agent_flash_store_init and
+	 * fl_agent_init: a firmware keeps them on the stack. */
+	struct fl_agent_config cfg = {0};
+	struct fl_slots_config sc = {0};
+	struct fl_area store_area = {0};
 	struct fl_agent_dl_response r = {206, 0, 0, ""};
+	struct fl_presence presence = {0};
 	uint32_t next = 0;
 
 	(void)fl_area_init(&sc.meta, &flash, 0, 4 * 4096);
@@ -236,9 +250,20 @@ void fl_agent_image_main(void)
 	cfg.model = "acme-gw-2";
 	if (fl_agent_init(&agent, &cfg) != 0)
 		return;
+	/* Connected: the adapter publishes presence, then tells the agent. */
+	if (fl_topic_build(topic, sizeof(topic), "fleet", "dev-1",
+			   FL_TOPIC_PRESENCE) != 0)
+		return;
+	presence.is_online = true;
+	presence.boot = fl_agent_boot_count(&agent);
+	(void)fl_proto_encode_presence(payload, sizeof(payload), &payload_len,
+				       &presence);
 	(void)fl_agent_on_connect(&agent);
-	(void)fl_agent_on_cmd(&agent, &cmd);
-	(void)fl_agent_on_cmd_invalid(&agent, 1, "bad");
+	/* A message on the cmd topic. */
+	if (fl_proto_decode_cmd(&cmd, payload, payload_len, NULL) == 0)
+		(void)fl_agent_on_cmd(&agent, &cmd);
+	else
+		(void)fl_agent_on_cmd_invalid(&agent, cmd.job, NULL);
 	for (;;) {
 		if (fl_agent_poll(&agent, &next) != 0)
 			return;

@@ -35,6 +35,7 @@
 #include "agent_priv.h"
 #include "fl/bytes.h"
 #include "fl/err.h"
+#include "fl/f64.h"
 
 #define DEFAULT_RETRY_S		  300u
 #define DEFAULT_HEALTH_WINDOW_S	  60u
@@ -73,9 +74,9 @@ uint64_t fl_agent__udiv(uint64_t n, uint32_t d, uint32_t *rem)
 int fl_agent__save(struct fl_agent *a)
 {
 	const struct fl_agent_store *s = &a->cfg.store;
-	size_t n = fl_agent_state_encode(a->blob, &a->st);
+	size_t n = fl_agent_state_encode(a->scratch.blob, &a->st);
 
-	return s->ops->save(s->ctx, a->blob, n);
+	return s->ops->save(s->ctx, a->scratch.blob, n);
 }
 
 int fl_agent__enter(struct fl_agent *a, uint8_t phase)
@@ -373,11 +374,12 @@ int fl_agent_init(struct fl_agent *a, const struct fl_agent_config *cfg)
 	a->cfg = *cfg;
 	set_defaults(&a->cfg);
 	st = &a->cfg.store;
-	rc = st->ops->load(st->ctx, a->blob, sizeof(a->blob), &len);
+	rc = st->ops->load(st->ctx, a->scratch.blob, sizeof(a->scratch.blob),
+			   &len);
 	if (rc == FL_ENOENT)
 		memset(&a->st, 0, sizeof(a->st));
 	else if (rc == 0)
-		rc = fl_agent_state_decode(&a->st, a->blob, len);
+		rc = fl_agent_state_decode(&a->st, a->scratch.blob, len);
 	if (rc != 0 && rc != FL_ENOENT) {
 		a->halt_rc = rc;
 		return rc;
@@ -438,9 +440,9 @@ static int check_cmd(const struct fl_cmd *c, const char **what)
 
 		if (!is_str(l->metric, sizeof(l->metric), true) ||
 		    (!l->has_min && !l->has_max) ||
-		    (l->has_min && !(l->min == l->min)) ||
-		    (l->has_max && !(l->max == l->max)) ||
-		    (l->has_min && l->has_max && l->min > l->max))
+		    (l->has_min && fl_f64_is_nan(l->min)) ||
+		    (l->has_max && fl_f64_is_nan(l->max)) ||
+		    (l->has_min && l->has_max && !fl_f64_le(l->min, l->max)))
 			return FL_EINVAL;
 	}
 	return 0;

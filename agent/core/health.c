@@ -17,6 +17,7 @@
 #include "agent_priv.h"
 #include "fl/bytes.h"
 #include "fl/err.h"
+#include "fl/f64.h"
 
 void fl_agent__trial_begin(struct fl_agent *a)
 {
@@ -52,11 +53,11 @@ static bool value_of(const struct fl_agent *a, const char *name, uint64_t now,
 	const struct fl_agent_health_sample *s = &a->sample;
 
 	if (fl_agent__streq(name, "crashes")) {
-		*v = (double)s->crashes;
+		*v = fl_f64_from_u64(s->crashes);
 		return true;
 	}
 	if (fl_agent__streq(name, "uptime_s")) {
-		*v = (double)fl_agent__udiv(now, 1000u, NULL);
+		*v = fl_f64_from_u64(fl_agent__udiv(now, 1000u, NULL));
 		return true;
 	}
 	for (unsigned i = 0; i < s->n_metrics && i < FL_PROTO_METRICS_MAX;
@@ -92,8 +93,10 @@ int fl_agent__trial_poll(struct fl_agent *a, uint64_t now)
 			if (!value_of(a, l->metric, now, &v))
 				continue;
 			a->limits_seen |= (uint8_t)(1u << i);
-			if ((l->has_min && !(v >= l->min)) ||
-			    (l->has_max && !(v <= l->max))) {
+			/* fl_f64_le: no software floating point on an
+			 * MCU; NaN fails both, as with the operators. */
+			if ((l->has_min && !fl_f64_le(l->min, v)) ||
+			    (l->has_max && !fl_f64_le(v, l->max))) {
 				char why[FL_PROTO_REASON_MAX];
 
 				fl_agent__token(why, ":", l->metric);

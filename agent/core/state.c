@@ -4,7 +4,8 @@
  * and CRC) and read back by any later agent version, including the one in
  * the image being tried.
  *
- * Layout, format 1 (FL_AGENT_STATE_BYTES = 646 bytes):
+ * Layout, format 1 (STATE_BYTES = 646 bytes; docs/formats.md, "Agent
+ * persisted state"):
  *
  *   off size field                 off size field
  *     0   4 magic "FLAG"            48   4 job.offset
@@ -28,8 +29,13 @@
  *    40   4 job.health_window_s
  *    44   4 job.length
  *
- * A later format may append fields: decode accepts longer input and
- * ignores what follows. Strings must be NUL-terminated within their field.
+ * Version rule: decode reads format 1 only (the byte is compared for
+ * equality) and ignores bytes after the 646th. So a later agent may append
+ * fields (up to FL_AGENT_BLOB_MAX) and must keep writing format 1, because
+ * after a revert the older agent reads what it wrote; another format number
+ * is a layout older agents refuse (FL_ECORRUPT: fl_agent_init then halts
+ * without overwriting it). Strings must be NUL-terminated within their
+ * field.
  */
 #include <string.h>
 

@@ -11,7 +11,7 @@
  *     4   1 format (1)
  *     5   1 zero
  *     6   2 blob length n (<= FL_AGENT_BLOB_MAX)
- *     8   8 sequence number (> 0, one above the newest copy's)
+ *     8   8 sequence number (> 0, one above the highest seen or used)
  *    16   n blob
  *  16+n   4 CRC-32 of bytes 0 .. 16+n-1
  *
@@ -20,7 +20,9 @@
  * a 256-byte staging buffer (whole write units; the CRC is in the last
  * write), and syncs; a cut anywhere leaves that copy failing its CRC and
  * the other in force. load() takes the valid copy with the higher sequence
- * number. A sequence number is never reused, even after a failed save.
+ * number (copy 0 on a tie), then reads it again and checks its CRC once
+ * more over the bytes it returns. A sequence number is never reused, even
+ * after a failed save. Format: docs/formats.md, "Agent flash store".
  */
 #include <string.h>
 

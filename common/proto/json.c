@@ -16,13 +16,17 @@
  * Strictness: a member present twice is refused (two readers could pick
  * different copies); integers are JSON numbers with an exact integer value
  * in range (at most FL_PROTO_UINT_MAX, 10^15-1, which cJSON prints
- * exactly); other numbers must be finite.
+ * exactly); other numbers must be finite. Both are decided on the
+ * double's bits (fl/f64.h), so the codec does no floating-point
+ * arithmetic of its own: on a device without an FPU that would link about
+ * 2.5 KiB of libgcc's software floating point.
  */
 #include <limits.h>
 #include <string.h>
 
 #include "fl/bytes.h"
 #include "fl/err.h"
+#include "fl/f64.h"
 #include "proto_internal.h"
 
 static bool is_alnum(char c)
@@ -247,18 +251,26 @@ int fl_proto__member(const cJSON **out, const cJSON *obj, const char *name,
 	return 0;
 }
 
+/* Integers and finiteness are read from the double's bits (fl_f64_*): no
+ * floating-point arithmetic, which a microcontroller does in software. */
+static bool to_uint(uint64_t *out, double v, uint64_t min, uint64_t max)
+{
+	return fl_f64_to_u64(out, v,
+			     max < FL_PROTO_UINT_MAX ? max
+						     : FL_PROTO_UINT_MAX) &&
+	       *out >= min;
+}
+
 bool fl_proto__is_uint(double v, uint64_t min, uint64_t max)
 {
-	if (!(v >= 0.0) || v > (double)FL_PROTO_UINT_MAX)
-		return false;
-	if ((double)(uint64_t)v != v)
-		return false;
-	return (uint64_t)v >= min && (uint64_t)v <= max;
+	uint64_t u;
+
+	return to_uint(&u, v, min, max);
 }
 
 bool fl_proto__is_finite(double v)
 {
-	return v == v && v - v == 0.0;
+	return fl_f64_is_finite(v);
 }
 
 int fl_proto__get_uint(uint64_t *out, const cJSON *obj, const char *name,
@@ -266,6 +278,7 @@ int fl_proto__get_uint(uint64_t *out, const cJSON *obj, const char *name,
 		       struct fl_proto_diag *d)
 {
 	const cJSON *m;
+	uint64_t v = 0;
 	int err = fl_proto__member(&m, obj, name, required, d);
 
 	if (err || m == NULL)
@@ -274,11 +287,11 @@ int fl_proto__get_uint(uint64_t *out, const cJSON *obj, const char *name,
 		fl_proto__diag(d, name, "not a number");
 		return FL_EINVAL;
 	}
-	if (!fl_proto__is_uint(m->valuedouble, min, max)) {
+	if (!to_uint(&v, m->valuedouble, min, max)) {
 		fl_proto__diag(d, name, "not an integer in range");
 		return FL_EINVAL;
 	}
-	*out = (uint64_t)m->valuedouble;
+	*out = v;
 	return 0;
 }
 
@@ -370,7 +383,9 @@ int fl_proto__get_enum(uint8_t *out, const cJSON *obj, const char *name,
 
 int fl_proto__add_uint(cJSON *obj, const char *name, uint64_t v)
 {
-	return cJSON_AddNumberToObject(obj, name, (double)v) ? 0 : FL_ENOMEM;
+	return cJSON_AddNumberToObject(obj, name, fl_f64_from_u64(v))
+		       ? 0
+		       : FL_ENOMEM;
 }
 
 int fl_proto__add_double(cJSON *obj, const char *name, double v)

@@ -1,8 +1,12 @@
 # Freestanding cross-builds of the portable cores (cross/, a separate CMake
 # project with its own toolchain file and flags; no host sanitizers): they
-# compile with no hosted header, and link with nothing but mem*/strlen and
-# libgcc. cross_no_heap fails if any portable object references the heap or
-# stdio; it compiles what it needs, so it also runs alone.
+# compile with no hosted header, and link with nothing but mem*/strlen,
+# libgcc and the two codec functions of cross/external.txt (the manifest's
+# verification, which needs cJSON and so a C library; stand-ins resolve
+# them for the proof). cross_no_heap fails if any portable object
+# references the heap or stdio; it compiles what it needs, so it also runs
+# alone. The sizes are bench/sizes.sh's (cmake --build . --target
+# bench_sizes), not a test's.
 foreach(arch rv32imc cortex-m4)
   string(REPLACE "-" "_" name "cross_${arch}")
   add_test(NAME ${name}

@@ -2,8 +2,13 @@
  * test_bytes.c -- the small portable helpers of fl/bytes.h: CRC-32 (check
  * value and continuation over chunks), fl_strlcpy (fits, truncates with
  * FL_ETOOBIG, always terminates) and the constant-time fl_memeq_ct, plus
- * the little-endian load/store pairs they sit beside.
+ * the little-endian load/store pairs they sit beside; and the fl_f64_*
+ * helpers of fl/f64.h, which must answer exactly as the C operators on
+ * doubles do
+ * (checked here on the host's FPU over edge cases and a million
+ * pseudo-random bit patterns and integers).
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +19,7 @@
 
 #include "fl/bytes.h"
 #include "fl/err.h"
+#include "fl/f64.h"
 
 static const char CHECK[] = "123456789";
 
@@ -138,6 +144,146 @@ static void test_le__round_trips(void **state)
 	assert_int_equal(fl_get_le32(p), 0xFFFFFFFFu);
 }
 
+static double from_bits(uint64_t u)
+{
+	double d;
+
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
+static uint64_t to_bits(double d)
+{
+	uint64_t u;
+
+	memcpy(&u, &d, sizeof(u));
+	return u;
+}
+
+/* xorshift64*: reproducible bit patterns. */
+static uint64_t next_u64(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
+}
+
+static const double EDGES[] = {0.0,
+			       -0.0,
+			       1.0,
+			       -1.0,
+			       0.5,
+			       -0.5,
+			       1.5,
+			       2.0,
+			       3.0,
+			       1e15 - 1,
+			       1e15,
+			       999999999999999.5,
+			       4503599627370496.0 /* 2^52 */,
+			       9007199254740992.0 /* 2^53 */,
+			       18446744073709549568.0 /* 2^64 - 2^11 */,
+			       18446744073709551616.0 /* 2^64 */,
+			       1e300,
+			       -1e300,
+			       5e-324,
+			       -5e-324,
+			       2.2250738585072014e-308,
+			       HUGE_VAL,
+			       -HUGE_VAL,
+			       NAN,
+			       -NAN};
+
+/* The helpers against the operators, for one pair. */
+static void check_pair(double a, double b)
+{
+	uint64_t got = 12345, want;
+	bool exact = a >= 0.0 && a < 18446744073709551616.0 &&
+		     (double)(uint64_t)a == a;
+
+	assert_int_equal(fl_f64_is_finite(a), isfinite(a) != 0);
+	assert_int_equal(fl_f64_is_nan(a), a != a);
+	assert_int_equal(fl_f64_le(a, b), a <= b);
+	assert_int_equal(fl_f64_le(b, a), b <= a);
+	assert_int_equal(fl_f64_to_u64(&got, a, UINT64_MAX), exact);
+	if (exact) {
+		want = (uint64_t)a;
+		assert_true(got == want);
+		/* A bound: refused above max, with *out untouched. */
+		if (want > 0) {
+			got = 12345;
+			assert_false(fl_f64_to_u64(&got, a, want - 1));
+			assert_true(got == 12345);
+		}
+	} else {
+		assert_true(got == 12345);
+	}
+}
+
+static void test_f64__edges_match_the_operators(void **state)
+{
+	size_t n = sizeof(EDGES) / sizeof(EDGES[0]);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			check_pair(EDGES[i], EDGES[j]);
+}
+
+static void test_f64__random_patterns_match_the_operators(void **state)
+{
+	uint64_t s = 0x9E3779B97F4A7C15ull;
+
+	(void)state;
+	for (int i = 0; i < 1000000; i++) {
+		uint64_t u = next_u64(&s), v = next_u64(&s);
+
+		/* Half of them integers or near ones, whose bits are dense
+		 * in the interesting exponents. */
+		if (i & 1)
+			u = to_bits((double)(u >> (u & 63)));
+		if (i & 2)
+			v = to_bits(-from_bits(u));
+		check_pair(from_bits(u), from_bits(v));
+	}
+}
+
+static void test_f64__from_u64_rounds_as_the_cast(void **state)
+{
+	static const uint64_t edges[] = {0,
+					 1,
+					 2,
+					 3,
+					 999999999999999ull,
+					 (1ull << 53) - 1,
+					 1ull << 53,
+					 (1ull << 53) + 1,
+					 (1ull << 53) + 2,
+					 (1ull << 53) + 3,
+					 (1ull << 54) + 2,
+					 (1ull << 54) + 6,
+					 UINT64_MAX,
+					 UINT64_MAX - 1024,
+					 UINT64_MAX - 1025,
+					 1ull << 63,
+					 (1ull << 63) + 1024,
+					 (1ull << 63) + 1025,
+					 (1ull << 63) + 3072};
+	uint64_t s = 0x2545F4914F6CDD1Dull;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		assert_true(to_bits(fl_f64_from_u64(edges[i])) ==
+			    to_bits((double)edges[i]));
+	for (int i = 0; i < 1000000; i++) {
+		uint64_t v = next_u64(&s);
+
+		v >>= v & 63;
+		assert_true(to_bits(fl_f64_from_u64(v)) == to_bits((double)v));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +296,9 @@ int main(void)
 		cmocka_unit_test(test_strlcpy__zero_size_writes_nothing),
 		cmocka_unit_test(test_memeq_ct__equal_and_different),
 		cmocka_unit_test(test_le__round_trips),
+		cmocka_unit_test(test_f64__edges_match_the_operators),
+		cmocka_unit_test(test_f64__random_patterns_match_the_operators),
+		cmocka_unit_test(test_f64__from_u64_rounds_as_the_cast),
 	};
 
 	return cmocka_run_group_tests_name("bytes", tests, NULL, NULL);

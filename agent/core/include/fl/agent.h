@@ -242,7 +242,7 @@ struct fl_agent_device {
 
 struct fl_agent_flash_store {
 	struct fl_area area;
-	uint64_t seq;	/* of the newest valid copy; 0 none */
+	uint64_t seq;	/* highest sequence number seen or used; 0 none */
 	uint8_t newest; /* its copy, 0 or 1; 0xFF none */
 	uint8_t buf[FL_AGENT_STORE_IO_BYTES];
 };
@@ -250,7 +250,8 @@ struct fl_agent_flash_store {
 extern const struct fl_agent_store_ops fl_agent_flash_store_ops;
 
 /* Attaches a flash store to area (at least two erase units; the unit must
- * hold FL_AGENT_BLOB_MAX plus a 24-byte frame, rounded to the write unit).
+ * hold FL_AGENT_BLOB_MAX plus the 20-byte frame, rounded to the write
+ * unit; the write unit must be at most FL_AGENT_STORE_IO_BYTES).
  * Reads nothing. Returns 0 or FL_EINVAL. */
 int fl_agent_flash_store_init(struct fl_agent_flash_store *st,
 			      const struct fl_area *area);
@@ -378,12 +379,16 @@ struct fl_agent {
 	bool is_health_sent; /* the first health report of this boot */
 	bool has_sample;     /* sample holds a good one */
 	uint8_t limits_seen; /* bit i: limit i had a value in the trial */
-	uint8_t blob[FL_AGENT_BLOB_MAX];
 	struct fl_agent_health_sample sample;
+	/* One buffer for what is built, used and dropped within one step,
+	 * never two at once: the verified manifest (until its fields are in
+	 * the job), a reported or health message (until published), the
+	 * serialized state (until saved or decoded). */
 	union {
 		struct fl_manifest manifest;
 		struct fl_reported reported;
 		struct fl_health health;
+		uint8_t blob[FL_AGENT_BLOB_MAX];
 	} scratch;
 	struct fl_status status;
 };
