@@ -162,6 +162,15 @@ void fl_agent__reported(struct fl_agent *a)
 			(void)fl_strlcpy(r->slots[i].version,
 					 s->info[i].version,
 					 sizeof(r->slots[i].version));
+		/* The other slot's verified image: what a rollback signed
+		 * by fleetd switches back to. */
+		if (i != b && (s->info[i].state == FL_SLOT_STAGED ||
+		    s->info[i].state == FL_SLOT_TRIAL ||
+		    s->info[i].state == FL_SLOT_CONFIRMED)) {
+			r->slots[i].length = s->info[i].image_len;
+			memcpy(r->slots[i].sha256, s->info[i].sha256,
+			       FL_SHA256_BYTES);
+		}
 	}
 	r->booted = (uint8_t)b;
 	r->floor = fl_slots_floor(s);

@@ -387,11 +387,16 @@ static int reported_validate(const struct fl_reported *m,
 				  false, "slots.version", d));
 		if (s->seq > FL_PROTO_UINT_MAX)
 			return fail(d, "slots.seq", "out of range");
-		if (s->state == FL_WIRE_SLOT_EMPTY && (s->version[0] || s->seq))
+		if (s->state == FL_WIRE_SLOT_EMPTY &&
+		    (s->version[0] || s->seq || s->length))
 			return fail(d, "slots", "an empty slot has no image");
 	}
 	if (m->n_slots ? m->booted >= m->n_slots : m->booted != 0)
 		return fail(d, "booted", "no such slot");
+	/* Only the slot not booted carries its image's digest (what a
+	 * rollback switches to): so the worst case fits 2048 bytes. */
+	if (m->n_slots && m->slots[m->booted].length)
+		return fail(d, "slots.sha256", "only for the slot not booted");
 	CHECK(fields_validate(m, reported_mid, COUNT(reported_mid), d));
 	CHECK(fields_validate(m, reported_job, COUNT(reported_job), d));
 	if (m->job == 0 && (m->state || m->result))
@@ -443,6 +448,16 @@ static int encode_arrays(cJSON *root, const struct fl_reported *m)
 				fl_wire_slot_state_name(m->slots[i].state)));
 			CHECK(add_str_opt(obj, "version", m->slots[i].version));
 			CHECK(add_uint_opt(obj, "seq", m->slots[i].seq));
+			if (m->slots[i].length) {
+				char hex[2 * FL_SHA256_BYTES + 1];
+
+				CHECK(add_uint_opt(obj, "length",
+						   m->slots[i].length));
+				CHECK(fl_hex_encode(hex, sizeof(hex),
+						    m->slots[i].sha256,
+						    FL_SHA256_BYTES));
+				CHECK(fl_proto__add_str(obj, "sha256", hex));
+			}
 		}
 	}
 	err = 0;
@@ -543,6 +558,32 @@ static int decode_components(struct fl_reported *out, const cJSON *root,
 	return 0;
 }
 
+/* "length" and "sha256" of a slot: both or neither. */
+static int decode_slot_image(struct fl_wire_slot *s, const cJSON *it,
+			     struct fl_proto_diag *d)
+{
+	char hex[2 * FL_SHA256_BYTES + 1] = "";
+	uint64_t length = 0;
+	int err = fl_proto__get_uint(&length, it, "length", false, 1,
+				     UINT32_MAX, d);
+
+	if (!err)
+		err = fl_proto__get_str(hex, sizeof(hex), it, "sha256", false,
+					FL_CS_TEXT, d);
+	if (err)
+		return err;
+	if ((length == 0) != (hex[0] == 0))
+		return fail(d, "slots", "length and sha256 go together");
+	if (length == 0)
+		return 0;
+	if (strlen(hex) != 2 * FL_SHA256_BYTES ||
+	    !fl_proto__is_lower_hex(hex, 2 * FL_SHA256_BYTES))
+		return fail(d, "slots.sha256", "not 64 lowercase hex digits");
+	s->length = (uint32_t)length;
+	return fl_hex_decode(s->sha256, sizeof(s->sha256), hex,
+			     2 * FL_SHA256_BYTES);
+}
+
 static int decode_slots(struct fl_reported *out, const cJSON *root,
 			struct fl_proto_diag *d)
 {
@@ -573,6 +614,8 @@ static int decode_slots(struct fl_reported *out, const cJSON *root,
 		if (!err)
 			err = fl_proto__get_uint(&s->seq, it, "seq", false, 0,
 						 FL_PROTO_UINT_MAX, d);
+		if (!err)
+			err = decode_slot_image(s, it, d);
 		if (err)
 			return err;
 	}

@@ -268,6 +268,16 @@ bool fl_proto__is_uint(double v, uint64_t min, uint64_t max)
 	return to_uint(&u, v, min, max);
 }
 
+bool fl_proto__is_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return s[n] == '\0';
+}
+
 bool fl_proto__is_finite(double v)
 {
 	return fl_f64_is_finite(v);

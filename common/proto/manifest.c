@@ -58,16 +58,6 @@ static int only_known(const cJSON *obj, const char *const *names,
 	return 0;
 }
 
-static bool is_lower_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return s[n] == '\0';
-}
-
 /* ---- envelope ---------------------------------------------------------- */
 
 int fl_manifest__env_to_json(cJSON *obj, const struct fl_manifest_env *env)
@@ -130,7 +120,8 @@ int fl_manifest__env_from_json(struct fl_manifest_env *out, const cJSON *obj,
 	CHECK(str_member(&kid, obj, "kid", d));
 	CHECK(str_member(&body, obj, "body", d));
 	CHECK(str_member(&sig, obj, "sig", d));
-	if (strlen(kid) != KID_HEX_LEN || !is_lower_hex(kid, KID_HEX_LEN)) {
+	if (strlen(kid) != KID_HEX_LEN ||
+	    !fl_proto__is_lower_hex(kid, KID_HEX_LEN)) {
 		err = fail(d, "manifest.kid", "not 16 lowercase hex digits");
 		goto out;
 	}
@@ -368,7 +359,7 @@ int fl_manifest_body_decode_unverified(struct fl_manifest *out,
 	CHECK(fl_proto__get_str(sha, sizeof(sha), root, "sha256", true,
 				FL_CS_TEXT, d));
 	if (strlen(sha) != 2 * FL_SHA256_BYTES ||
-	    !is_lower_hex(sha, 2 * FL_SHA256_BYTES)) {
+	    !fl_proto__is_lower_hex(sha, 2 * FL_SHA256_BYTES)) {
 		err = fail(d, "sha256", "not 64 lowercase hex digits");
 		goto out;
 	}

@@ -87,6 +87,8 @@ int fl_proto__add_uint(cJSON *obj, const char *name, uint64_t v);
 int fl_proto__add_double(cJSON *obj, const char *name, double v);
 int fl_proto__add_bool(cJSON *obj, const char *name, bool v);
 int fl_proto__add_str(cJSON *obj, const char *name, const char *v);
+/* s[0..n) are lower-case hex digits and s[n] is the end. */
+bool fl_proto__is_lower_hex(const char *s, size_t n);
 
 /* Enum parsers with the signature fl_proto__get_enum() takes. */
 int fl_proto__slot_state_parse(int *out, const char *name);

@@ -141,6 +141,8 @@ static void reported_max(struct fl_reported *r)
 		r->slots[i].seq = FL_PROTO_UINT_MAX;
 	}
 	r->booted = 1;
+	r->slots[0].length = UINT32_MAX; /* the slot not booted */
+	memset(r->slots[0].sha256, 0xA5, sizeof(r->slots[0].sha256));
 	r->floor = FL_PROTO_UINT_MAX;
 	r->job = UINT32_MAX;
 	r->state = FL_STATE_DOWNLOADING;
@@ -187,6 +189,42 @@ static void test_reported__doc_example_is_canonical(void **state)
 	assert_string_equal(buf, DOC_REPORTED);
 }
 
+/* The slot not booted may carry its image's length and digest. */
+static void test_reported__other_slot_digest_round_trips(void **state)
+{
+	static const char doc[] =
+		"{\"model\":\"m\",\"slots\":[{\"state\":\"confirmed\","
+		"\"version\":\"1.0.0\",\"seq\":3,\"length\":65536,"
+		"\"sha256\":\"00ff"
+		"%s\"},{\"state\":\"trial\",\"version\":"
+		"\"1.1.0\",\"seq\":4}],\"booted\":1}";
+	static char text[512];
+	static struct fl_reported r;
+	size_t n;
+
+	(void)state;
+	(void)snprintf(text, sizeof(text), doc, "%s");
+	/* the digest: 00 ff then 30 bytes of 0x5a */
+	{
+		char *p = strstr(text, "%s");
+		char tail[61];
+
+		memset(tail, 0, sizeof(tail));
+		for (int i = 0; i < 30; i++)
+			memcpy(tail + 2 * i, "5a", 2);
+		memmove(p + 60, p + 2, strlen(p + 2) + 1);
+		memcpy(p, tail, 60);
+	}
+	DECODE_OK(fl_proto_decode_reported, struct fl_reported, text, &r);
+	assert_int_equal(r.slots[0].length, 65536);
+	assert_int_equal(r.slots[0].sha256[0], 0x00);
+	assert_int_equal(r.slots[0].sha256[1], 0xff);
+	assert_int_equal(r.slots[0].sha256[31], 0x5a);
+	assert_int_equal(r.slots[1].length, 0);
+	assert_int_equal(fl_proto_encode_reported(buf, sizeof(buf), &n, &r), 0);
+	assert_string_equal(buf, text);
+}
+
 static void test_reported__refuses(void **state)
 {
 	static const struct {
@@ -231,6 +269,37 @@ static void test_reported__refuses(void **state)
 		{"{\"model\":\"m\",\"state\":\"idle\",\"result\":\"success\"}",
 		 FL_EINVAL},
 		{"{\"model\":\"m\",\"job\":1,\"result\":\"great\"}", FL_EINVAL},
+		/* the other slot's image digest: both fields, 64 lower hex,
+		 * never on the booted slot, never on an empty one */
+		{"{\"model\":\"m\",\"slots\":[{\"state\":\"confirmed\"},"
+		 "{\"state\":\"confirmed\",\"length\":5}]}",
+		 FL_EINVAL},
+		{"{\"model\":\"m\",\"slots\":[{\"state\":\"confirmed\"},"
+		 "{\"state\":\"confirmed\",\"sha256\":"
+		 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "aaaaa\"}]}",
+		 FL_EINVAL},
+		{"{\"model\":\"m\",\"slots\":[{\"state\":\"confirmed\"},"
+		 "{\"state\":\"confirmed\",\"length\":5,\"sha256\":"
+		 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "aaaa\"}]}",
+		 FL_EINVAL},
+		{"{\"model\":\"m\",\"slots\":[{\"state\":\"confirmed\"},"
+		 "{\"state\":\"confirmed\",\"length\":5,\"sha256\":"
+		 "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		 "AAAAA\"}]}",
+		 FL_EINVAL},
+		{"{\"model\":\"m\",\"slots\":[{\"state\":\"confirmed\","
+		 "\"length\":5,\"sha256\":"
+		 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "aaaaa\"},{\"state\":\"empty\"}]}",
+		 FL_EINVAL},
+		{"{\"model\":\"m\",\"booted\":0,\"slots\":[{\"state\":"
+		 "\"confirmed\"},{\"state\":\"empty\",\"length\":5,"
+		 "\"sha256\":"
+		 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "aaaaa\"}]}",
+		 FL_EINVAL},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -1093,6 +1162,7 @@ int main(void)
 		cmocka_unit_test(
 			test_reported__worst_case_fits_and_round_trips),
 		cmocka_unit_test(test_reported__doc_example_is_canonical),
+		cmocka_unit_test(test_reported__other_slot_digest_round_trips),
 		cmocka_unit_test(test_reported__refuses),
 		cmocka_unit_test(test_reported__encoder_refuses_bad_struct),
 		cmocka_unit_test(test_cmd__worst_case_fits_and_round_trips),

@@ -235,6 +235,12 @@ struct fl_wire_slot {
 	uint8_t state;			    /* enum fl_wire_slot_state */
 	char version[FL_PROTO_VERSION_MAX]; /* "" when empty, omitted */
 	uint64_t seq; /* the image's anti-rollback sequence number */
+	/* The image's signed length and SHA-256, only in the slot that is
+	 * not booted and only for a verified image (staged, trial,
+	 * confirmed): fleetd signs a rollback manifest to it from them.
+	 * length 0: unknown, both omitted. */
+	uint32_t length;
+	uint8_t sha256[FL_SHA256_BYTES];
 };
 
 /* reported (retained inventory). */
