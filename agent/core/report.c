@@ -165,8 +165,8 @@ void fl_agent__reported(struct fl_agent *a)
 		/* The other slot's verified image: what a rollback signed
 		 * by fleetd switches back to. */
 		if (i != b && (s->info[i].state == FL_SLOT_STAGED ||
-		    s->info[i].state == FL_SLOT_TRIAL ||
-		    s->info[i].state == FL_SLOT_CONFIRMED)) {
+			       s->info[i].state == FL_SLOT_TRIAL ||
+			       s->info[i].state == FL_SLOT_CONFIRMED)) {
 			r->slots[i].length = s->info[i].image_len;
 			memcpy(r->slots[i].sha256, s->info[i].sha256,
 			       FL_SHA256_BYTES);
