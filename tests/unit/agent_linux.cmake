@@ -2,10 +2,12 @@
 # descriptor events, deletion inside a callback, EINTR) and the file store
 # (round trip, missing, too big, a stale .tmp, every failing system call,
 # a read-only directory).
-if(TARGET fl_agent_linux)
+if(TARGET fl_loop)
   fl_test(test_loop
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_loop.c
-    LIBS fl_agent_linux)
+    LIBS fl_loop)
+endif()
+if(TARGET fl_agent_linux)
   fl_test(test_file_store
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_file_store.c
     LIBS fl_agent_linux)

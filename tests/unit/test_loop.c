@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "fl/agent_linux.h"
+#include "fl/loop.h"
 #include "fl/err.h"
 
 #define N_TIMERS 200

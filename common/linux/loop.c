@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fl/agent_linux.h"
+#include "fl/loop.h"
 #include "fl/err.h"
 
 #define EVENTS_MAX 64
