@@ -596,7 +596,7 @@ int fl_boot_uboot_open(struct fl_boot *out,
 	const struct fl_boot_uboot_lib *lib;
 	const char *config;
 	struct ub *ub = NULL;
-	unsigned booted;
+	unsigned booted = 0;
 	struct env e;
 	int rc;
 
