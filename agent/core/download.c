@@ -91,6 +91,7 @@ static int checkpoint(struct fl_agent *a)
 		return rc;
 	a->st.job.offset = off;
 	a->ckpt_bytes = a->in.flushed;
+	a->ckpt_ms = fl_agent__mono(a);
 	return fl_agent__save(a);
 }
 
@@ -318,7 +319,9 @@ static int on_data(struct fl_agent *a, const void *data, size_t len)
 		rc = install_failed(a, rc);
 		return rc != 0 ? rc : FL_EINVAL;
 	}
-	if (a->in.flushed - a->ckpt_bytes >= a->cfg.checkpoint_bytes) {
+	if (a->in.flushed - a->ckpt_bytes >= a->cfg.checkpoint_bytes &&
+	    (a->cfg.checkpoint_min_ms == 0 ||
+	     fl_agent__mono(a) - a->ckpt_ms >= a->cfg.checkpoint_min_ms)) {
 		rc = checkpoint(a);
 		if (rc != 0) {
 			a->is_dl_active = false;

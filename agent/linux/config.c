@@ -911,12 +911,13 @@ static void policy(struct ctx *c, yaml_node_t *map)
 					    "health_interval_s",
 					    "health_sample_ms",
 					    "checkpoint_bytes",
+					    "checkpoint_ms",
 					    "download_retry_base_s",
 					    "download_retry_max_s",
 					    "download_max_tries",
 					    NULL};
 	struct fla_config *cfg = c->cfg;
-	yaml_node_t *v[11];
+	yaml_node_t *v[12];
 	uint32_t pct = 0, tries = 0;
 
 	if (!is_mapping(c, map, "policy"))
@@ -931,13 +932,14 @@ static void policy(struct ctx *c, yaml_node_t *map)
 	opt_u32(c, v[5], names[5], 1, 86400, &cfg->health_interval_s);
 	opt_u32(c, v[6], names[6], 100, 60000, &cfg->health_sample_ms);
 	opt_u32(c, v[7], names[7], 4096, 1u << 24, &cfg->checkpoint_bytes);
-	opt_u32(c, v[8], names[8], 1, 3600, &cfg->dl_retry_base_s);
-	opt_u32(c, v[9], names[9], 1, 86400, &cfg->dl_retry_max_s);
-	opt_u32(c, v[10], names[10], 1, 1000, &tries);
+	opt_u32(c, v[8], names[8], 0, 600000, &cfg->checkpoint_min_ms);
+	opt_u32(c, v[9], names[9], 1, 3600, &cfg->dl_retry_base_s);
+	opt_u32(c, v[10], names[10], 1, 86400, &cfg->dl_retry_max_s);
+	opt_u32(c, v[11], names[11], 1, 1000, &tries);
 	cfg->dl_max_tries = (uint16_t)tries;
-	if (v[8] != NULL && v[9] != NULL &&
+	if (v[9] != NULL && v[10] != NULL &&
 	    cfg->dl_retry_max_s < cfg->dl_retry_base_s)
-		err(c, v[9],
+		err(c, v[10],
 		    "`download_retry_max_s`: below "
 		    "`download_retry_base_s`");
 }
@@ -1156,6 +1158,7 @@ static void defaults(struct fla_config *cfg)
 			 sizeof(cfg->fw_env_config));
 	(void)fl_strlcpy(cfg->cmdline, "/proc/cmdline", sizeof(cfg->cmdline));
 	cfg->hook_timeout_s = 30;
+	cfg->checkpoint_min_ms = 1000;
 	cfg->reboot_mode = FLA_REBOOT_COMMAND;
 	(void)fl_strlcpy(cfg->reboot_command, "systemctl reboot",
 			 sizeof(cfg->reboot_command));

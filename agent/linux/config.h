@@ -86,6 +86,7 @@ struct fla_config {
 	uint32_t retry_s, max_waits;
 	uint32_t health_window_s, health_interval_s, health_sample_ms;
 	uint32_t checkpoint_bytes;
+	uint32_t checkpoint_min_ms;
 	uint32_t dl_retry_base_s, dl_retry_max_s;
 	uint16_t dl_max_tries;
 	/* download */

@@ -116,6 +116,9 @@ struct app {
 };
 
 static struct app app;
+/* Image reads (verify, resume) in 64 KiB, not 256 bytes: one system call
+ * each on a file, block or MTD device. */
+static uint8_t image_io_buf[65536];
 
 /* ---- start-up ------------------------------------------------------------ */
 
@@ -168,6 +171,8 @@ static int open_flash(struct app *a)
 	a->scfg.crypto = &fl_crypto_openssl;
 	a->scfg.boot = &a->boot;
 	a->scfg.trial_tries = c->trial_tries;
+	a->scfg.io_buf = image_io_buf;
+	a->scfg.io_buf_bytes = sizeof(image_io_buf);
 	return 0;
 }
 
@@ -404,6 +409,7 @@ static int start_agent(struct app *a)
 	ac->health_interval_s = c->health_interval_s;
 	ac->health_sample_ms = c->health_sample_ms;
 	ac->checkpoint_bytes = c->checkpoint_bytes;
+	ac->checkpoint_min_ms = c->checkpoint_min_ms;
 	ac->dl_retry_base_s = c->dl_retry_base_s;
 	ac->dl_retry_max_s = c->dl_retry_max_s;
 	ac->dl_max_tries = c->dl_max_tries;

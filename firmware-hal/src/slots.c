@@ -215,20 +215,23 @@ int fl_slots_verify_image(struct fl_slots *s, unsigned slot, uint32_t len,
 {
 	const struct fl_crypto_ops *c = s->cfg.crypto;
 	uint8_t digest[FL_SHA256_BYTES];
+	uint8_t *buf;
+	uint32_t cap;
 	uint32_t off = 0;
 	int rc;
 
 	if (slot >= FL_SLOT_COUNT || len > s->cfg.slot[slot].size)
 		return FL_EINVAL;
+	fl_slots__io_buf(s, &buf, &cap);
 	rc = c->sha256_init(&s->hash);
 	while (rc == 0 && off < len) {
 		uint32_t n = len - off;
 
-		if (n > sizeof(s->buf))
-			n = sizeof(s->buf);
-		rc = fl_area_read(&s->cfg.slot[slot], off, s->buf, n);
+		if (n > cap)
+			n = cap;
+		rc = fl_area_read(&s->cfg.slot[slot], off, buf, n);
 		if (rc == 0)
-			rc = c->sha256_update(&s->hash, s->buf, n);
+			rc = c->sha256_update(&s->hash, buf, n);
 		off += n;
 	}
 	if (rc == 0)
@@ -320,6 +323,17 @@ static int reconcile(struct fl_slots *s)
 		rc = fl_slots_write_record(s, o, &in);
 	}
 	return rc;
+}
+
+void fl_slots__io_buf(struct fl_slots *s, uint8_t **buf, uint32_t *cap)
+{
+	if (s->cfg.io_buf != NULL && s->cfg.io_buf_bytes >= sizeof(s->buf)) {
+		*buf = s->cfg.io_buf;
+		*cap = s->cfg.io_buf_bytes;
+	} else {
+		*buf = s->buf;
+		*cap = sizeof(s->buf);
+	}
 }
 
 int fl_slots_open(struct fl_slots *s, const struct fl_slots_config *cfg)

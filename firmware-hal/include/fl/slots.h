@@ -110,6 +110,11 @@ struct fl_slots_config {
 	struct fl_boot *boot; /* boot control backend */
 	const struct fl_crypto_ops *crypto;
 	uint8_t trial_tries; /* boots granted to a trial; 0 means 1 */
+	/* Optional, borrowed: a larger buffer for reading images (verify,
+	 * resume), for backends where every read is a system call. NULL or
+	 * under 256 bytes: the 256-byte scratch below. */
+	uint8_t *io_buf;
+	uint32_t io_buf_bytes;
 };
 
 struct fl_slots {
@@ -134,6 +139,10 @@ int fl_slots_open(struct fl_slots *s, const struct fl_slots_config *cfg);
  * the boot loader itself and for factory tools (fl_slots_provision()).
  * Returns 0, FL_EINVAL, or a flash error. */
 int fl_slots_init(struct fl_slots *s, const struct fl_slots_config *cfg);
+
+/* The buffer image reads use (cfg.io_buf, else the scratch); for the
+ * installer. */
+void fl_slots__io_buf(struct fl_slots *s, uint8_t **buf, uint32_t *cap);
 
 /* Current record of a slot. Returns 0 or FL_EINVAL. */
 int fl_slots_info(const struct fl_slots *s, unsigned slot,

@@ -346,9 +346,14 @@ struct fl_agent_config {
 	uint32_t health_interval_s; /* health reports [60] */
 	uint32_t health_sample_ms;  /* trial samples [1000] */
 	uint32_t checkpoint_bytes;  /* download checkpoints [65536] */
-	uint32_t dl_retry_base_s;   /* download backoff start [5] */
-	uint32_t dl_retry_max_s;    /* and cap [300] */
-	uint16_t dl_max_tries;	    /* then connection_lost [10] */
+	/* and at most one per this many milliseconds of the clock's mono_ms
+	 * (a fast link then syncs once a period, not once per 64 KiB: a
+	 * kill costs at most the larger of checkpoint_bytes and one period
+	 * of transfer) [0: no time rule] */
+	uint32_t checkpoint_min_ms;
+	uint32_t dl_retry_base_s; /* download backoff start [5] */
+	uint32_t dl_retry_max_s;  /* and cap [300] */
+	uint16_t dl_max_tries;	  /* then connection_lost [10] */
 };
 
 /* ---- the agent -------------------------------------------------------- */
@@ -368,6 +373,7 @@ struct fl_agent {
 	uint64_t progress_ms; /* last progress status */
 	uint32_t progress_bytes;
 	uint32_t ckpt_bytes; /* in.flushed at the last checkpoint */
+	uint64_t ckpt_ms;    /* mono time of the last checkpoint */
 	uint32_t dl_offset;  /* the offset the transfer asked for */
 	uint32_t wait_retry_s;
 	uint8_t wait_result; /* RETRY_LATER while a precondition blocks */

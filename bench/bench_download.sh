@@ -1,0 +1,181 @@
+#!/bin/sh
+# bench_download.sh -- one fleet-agent installing a 64 MiB image from a
+# local HTTP server, against plain `curl -o` of the same file from the same
+# server, in the same run (target: the agent within 1.2x of curl).
+#
+#   bench_download.sh FLEET_AGENT FLEET_MANIFEST HTTP_RANGE_SERVER FREE_PORT
+#                     MOSQUITTO [MIB]
+#
+# The device is file-backed (slot records, slot A, slot B in one file) as
+# in tests/integration/fleet_agent.sh. The agent's time runs from the
+# moment the offer is published to the moment its "downloaded" status
+# reaches the broker (mosquitto_sub stamps each message): the manifest
+# checked, the preconditions, the download streamed into the inactive
+# slot while hashing, the slot synced, read back and verified. curl's time
+# is `curl -o FILE` of the same URL (best of 3, as is the agent's time);
+# it hashes nothing and verifies nothing, so the ratio is what everything
+# the agent does for safety costs over a bare copy.
+set -u
+[ $# -ge 5 ] || {
+	echo "usage: $0 FLEET_AGENT FLEET_MANIFEST HTTP_RANGE_SERVER FREE_PORT MOSQUITTO [MIB]" >&2
+	exit 2
+}
+abs() {
+	case $1 in
+	/*) echo "$1" ;;
+	*) echo "$PWD/$1" ;;
+	esac
+}
+AGENT=$(abs "$1")
+FM=$(abs "$2")
+HTTPD=$(abs "$3")
+FREE_PORT=$(abs "$4")
+MOSQUITTO=$5
+MIB=${6:-64}
+BYTES=$((MIB * 1048576))
+SLOT=$((BYTES + 1048576))
+RUNS=3
+
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+cd "$tmp" || exit 1
+
+fail() {
+	echo "bench_download: $*" >&2
+	for f in agent.log mq.log http.err; do
+		[ -s "$f" ] && tail -5 "$f" >&2
+	done
+	exit 1
+}
+
+wait_for() { # FILE REGEX SECONDS
+	n=0
+	while [ $n -lt $(($3 * 100)) ]; do
+		[ -f "$1" ] && grep -Eq -- "$2" "$1" && return 0
+		sleep 0.01
+		n=$((n + 1))
+	done
+	fail "no '$2' in $1 after $3 s"
+}
+
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+lt() { awk "BEGIN { exit !($1 < $2) }"; }
+
+MQ_PORT=$("$FREE_PORT") || fail "no free port"
+mkdir mq
+cat >mq.conf <<EOF
+listener $MQ_PORT 127.0.0.1
+allow_anonymous true
+user root
+EOF
+"$MOSQUITTO" -c mq.conf >mq.log 2>&1 &
+pids="$pids $!"
+i=0
+until mosquitto_pub -h 127.0.0.1 -p "$MQ_PORT" -t probe -n 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "mosquitto does not start"
+	sleep 0.05
+done
+
+head -c 65536 /dev/urandom >fw-1.bin
+head -c "$BYTES" /dev/urandom >fw-2.bin
+"$FM" keygen --out k.pem >/dev/null || fail "keygen"
+"$FM" pubkey k.pem >k.pub || fail "pubkey"
+"$HTTPD" --file fw-2.bin --port 0 >http.port 2>http.err &
+pids="$pids $!"
+wait_for http.port '^port [0-9]+$' 10
+URL="http://127.0.0.1:$(sed -n 's/^port //p' http.port)/fw-2.bin"
+
+# curl: best of RUNS, the file written and closed.
+best_curl=""
+for r in $(seq $RUNS); do
+	rm -f out.bin
+	t0=$(now)
+	curl -s -o out.bin "$URL" || fail "curl failed"
+	t1=$(now)
+	[ "$(stat -c %s out.bin)" -eq "$BYTES" ] || fail "curl got a short file"
+	t=$(calc "$t1 - $t0")
+	if [ -z "$best_curl" ] || lt "$t" "$best_curl"; then
+		best_curl=$t
+	fi
+done
+
+# The agent: RUNS devices, each a fresh file-backed device and one offer.
+best_agent=""
+for r in $(seq $RUNS); do
+	ID=bench-$r
+	mkdir "d$r"
+	cat >"d$r/agent.yaml" <<EOF
+device:
+  id: $ID
+  model: bench-hw
+broker:
+  host: 127.0.0.1
+  port: $MQ_PORT
+state:
+  dir: $tmp/d$r
+flash:
+  backend: file
+  path: $tmp/d$r/flash.img
+  slot_bytes: $SLOT
+  factory:
+    image: $tmp/fw-1.bin
+    version: 1.0.0
+    seq: 1
+keys:
+  - file: $tmp/k.pub
+reboot:
+  mode: exit
+EOF
+	"$FM" sign --key k.pem --component firmware --version 2.0.0 \
+		--hardware bench-hw --file fw-2.bin --url "$URL" --seq 2 \
+		--ttl 1d --out "d$r/m.json" || fail "sign"
+	mosquitto_sub -V mqttv5 -h 127.0.0.1 -p "$MQ_PORT" \
+		-t "fleet/v1/dev/$ID/status" -F '%U %p' >"d$r/status.log" 2>&1 &
+	sub=$!
+	pids="$pids $sub"
+	"$AGENT" --config "d$r/agent.yaml" >"d$r/agent.log" 2>&1 &
+	agent=$!
+	pids="$pids $agent"
+	# Online, and its flash file made, before the clock starts.
+	n=0
+	until mosquitto_sub -h 127.0.0.1 -p "$MQ_PORT" -C 1 -W 1 \
+		-t "fleet/v1/dev/$ID/presence" 2>/dev/null | grep -q '"online":true'; do
+		n=$((n + 1))
+		[ $n -lt 20 ] || fail "device $ID does not come online"
+	done
+	sleep 0.3
+	cmd="{\"type\":\"offer\",\"job\":100,\"expires\":9999999999,\"manifest\":$(cat "d$r/m.json")}"
+	t0=$(now)
+	mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$MQ_PORT" -q 1 \
+		-t "fleet/v1/dev/$ID/cmd" -m "$cmd" || fail "publish"
+	wait_for "d$r/status.log" '"state":"downloaded"|"state":"updating"|"result":"[a-z_]+"' 300
+	line=$(grep -E '"state":"downloaded"|"state":"updating"' "d$r/status.log" | head -n 1)
+	[ -n "$line" ] || fail "device $ID did not download: $(tail -n 1 "d$r/status.log")"
+	t1=${line%% *}
+	t=$(calc "$t1 - $t0")
+	if [ -z "$best_agent" ] || lt "$t" "$best_agent"; then
+		best_agent=$t
+	fi
+	kill "$agent" "$sub" 2>/dev/null
+	wait "$agent" "$sub" 2>/dev/null
+	rm -f "d$r/flash.img"
+done
+
+ratio=$(calc "$best_agent / $best_curl")
+printf 'bench_download: %d MiB image from a local HTTP server, best of %d\n' "$MIB" "$RUNS"
+printf '  curl -o FILE                 %8.3f s  %7.1f MiB/s\n' "$best_curl" \
+	"$(calc "$MIB / $best_curl")"
+printf '  fleet-agent offer->verified  %8.3f s  %7.1f MiB/s\n' "$best_agent" \
+	"$(calc "$MIB / $best_agent")"
+printf '  ratio agent/curl             %8.2f   (target <= 1.20: %s)\n' "$ratio" \
+	"$(lt "$ratio" 1.2000001 && echo met || echo MISSED)"
