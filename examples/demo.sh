@@ -2,7 +2,10 @@
 # demo.sh [BUILD_DIR] -- the most complete story the project tells so far
 # (make demo runs it): one device updated A to B through a power cut and a
 # bad release caught by its health check; then a rollout plan checked and
-# rehearsed against a 1,468-device fleet, with and without a bad model.
+# rehearsed against a 1,468-device fleet, with and without a bad model;
+# then 200 simulated devices over a real MQTT broker, driven by hand with
+# mosquitto_pub: an update through power cuts, and a bad version that every
+# device reverts by itself (examples/demo_fleet.sh).
 set -eu
 build=${1:-build/dev}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,3 +43,6 @@ part "4. The same rollout with a bad build for thermo-v3: caught, rolled back"
 echo "\$ fleetctl $sim --approve-hold eu-radio-cert --fail thermo-v3:100%"
 # shellcheck disable=SC2086
 "$fleetctl" $sim --approve-hold eu-radio-cert --fail thermo-v3:100%
+
+part "5. A fleet over MQTT: 200 fleet-sim devices driven with mosquitto_pub"
+sh examples/demo_fleet.sh "$build"
