@@ -12,9 +12,9 @@
  *   fleet-manifest show MANIFEST
  *
  * The manifest is built, hashed and checked by the same codec the devices
- * run (fl_proto, docs/formats.md "Signed manifest"); OpenSSL only makes keys
- * and signatures. Exit status: 0 success, 1 refused or failed, 2 usage
- * error; either way one line on stderr.
+ * run (fl_proto, docs/formats.md "Signed manifest"); keys and signatures
+ * come from fl_sign_openssl, shared with fleetd's signer. Exit status: 0
+ * success, 1 refused or failed, 2 usage error; either way one line on stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,17 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "fl/bytes.h"
 #include "fl/crypto_openssl.h"
 #include "fl/err.h"
 #include "fl/proto.h"
+#include "fl/sign_openssl.h"
 
 #define EXIT_REFUSED  1
 #define EXIT_USAGE    2
@@ -231,60 +225,26 @@ static int read_small(const char *path, char *buf, size_t size, size_t *len)
 
 /* ---- keys ---------------------------------------------------------------- */
 
-/* Loads a PEM private or public key; checks that it is on P-256. The key is
- * the caller's (EVP_PKEY_free). */
-static EVP_PKEY *load_pem(const char *path, int want_private)
+/* Loads a PEM private or public key on P-256; NULL (said on stderr) if it
+ * cannot. The key is the caller's (fl_sign_key_free). */
+static struct fl_sign_key *load_pem(const char *path, int want_private)
 {
-	char group[64] = "";
-	EVP_PKEY *pkey = NULL;
-	FILE *f = fopen(path, "r");
+	struct fl_sign_diag diag = {""};
+	struct fl_sign_key *k = NULL;
 
-	if (f == NULL) {
-		refuse("%s: %s", path, strerror(errno));
+	if (fl_sign_key_load_pem(&k, path, want_private != 0, &diag) != 0) {
+		refuse("%s", diag.msg);
 		return NULL;
 	}
-	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	if (pkey == NULL && !want_private) {
-		rewind(f);
-		ERR_clear_error();
-		pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	}
-	fclose(f);
-	if (pkey == NULL) {
-		refuse("%s: not a PEM %skey", path,
-		       want_private ? "private " : "");
-		return NULL;
-	}
-	if (!EVP_PKEY_is_a(pkey, "EC") ||
-	    !EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-					    group, sizeof(group), NULL) ||
-	    strcmp(group, "prime256v1") != 0) {
-		refuse("%s: not a P-256 key", path);
-		EVP_PKEY_free(pkey);
-		return NULL;
-	}
-	return pkey;
-}
-
-/* The 65-byte uncompressed public point of a P-256 key. */
-static int public_point(EVP_PKEY *pkey, uint8_t pub[FL_MANIFEST_PUB_BYTES])
-{
-	size_t n = 0;
-
-	if (!EVP_PKEY_get_octet_string_param(pkey,
-					     OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-					     pub, FL_MANIFEST_PUB_BYTES, &n) ||
-	    n != FL_MANIFEST_PUB_BYTES || pub[0] != 0x04)
-		return refuse("cannot read the public point");
-	return 0;
+	return k;
 }
 
 static int cmd_keygen(int argc, char **argv)
 {
 	const char *out = NULL;
-	EVP_PKEY *pkey = NULL;
-	uint8_t pub[FL_MANIFEST_PUB_BYTES], kid[FL_MANIFEST_KID_BYTES];
-	char kid_hex[2 * FL_MANIFEST_KID_BYTES + 1];
+	struct fl_sign_diag diag = {""};
+	struct fl_sign_key *key = NULL;
+	char kid_hex[FL_SIGN_KID_HEX_MAX];
 	FILE *f = NULL;
 	int fd = -1, rc = EXIT_REFUSED;
 
@@ -296,9 +256,8 @@ static int cmd_keygen(int argc, char **argv)
 	}
 	if (out == NULL)
 		return usage("keygen: --out KEY.pem is required");
-	pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (pkey == NULL) {
-		refuse("key generation failed");
+	if (fl_sign_key_generate(&key, &diag) != 0) {
+		refuse("%s", diag.msg);
 		goto out;
 	}
 	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -315,46 +274,36 @@ static int cmd_keygen(int argc, char **argv)
 		goto out;
 	}
 	fd = -1;
-	if (!PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) ||
-	    fflush(f) != 0 || fsync(fileno(f)) != 0) {
+	if (fl_sign_key_write_pem(key, f) != 0 || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0) {
 		refuse("%s: write failed", out);
-		goto out_unlink;
+		unlink(out);
+		goto out;
 	}
-	if (public_point(pkey, pub) ||
-	    fl_manifest_kid(kid, &fl_crypto_openssl, pub) ||
-	    fl_hex_encode(kid_hex, sizeof(kid_hex), kid, sizeof(kid)))
-		goto out_unlink;
+	fl_sign_key_kid_hex(key, kid_hex);
 	printf("%s: P-256 key, kid %s\n", out, kid_hex);
 	rc = 0;
-	goto out;
-out_unlink:
-	unlink(out);
 out:
 	if (f != NULL)
 		fclose(f);
 	if (fd >= 0)
 		close(fd);
-	EVP_PKEY_free(pkey);
+	fl_sign_key_free(key);
 	return rc;
 }
 
 static int cmd_pubkey(int argc, char **argv)
 {
-	uint8_t pub[FL_MANIFEST_PUB_BYTES];
-	char hex[2 * FL_MANIFEST_PUB_BYTES + 1];
-	EVP_PKEY *pkey;
-	int rc;
+	char hex[FL_SIGN_PUB_HEX_MAX];
+	struct fl_sign_key *key;
 
 	if (argc != 1 || argv[0][0] == '-')
 		return usage("pubkey: expects one KEY.pem");
-	pkey = load_pem(argv[0], 0);
-	if (pkey == NULL)
+	key = load_pem(argv[0], 0);
+	if (key == NULL)
 		return EXIT_REFUSED;
-	rc = public_point(pkey, pub);
-	EVP_PKEY_free(pkey);
-	if (rc)
-		return rc;
-	(void)fl_hex_encode(hex, sizeof(hex), pub, sizeof(pub));
+	fl_sign_key_pub_hex(key, hex);
+	fl_sign_key_free(key);
 	printf("%s\n", hex);
 	return 0;
 }
@@ -364,9 +313,8 @@ static int cmd_pubkey(int argc, char **argv)
 static int load_trusted(const char *path, struct fl_manifest_key *key)
 {
 	static char buf[FILE_MAX];
-	uint8_t pub[FL_MANIFEST_PUB_BYTES];
+	struct fl_sign_key *k;
 	size_t len;
-	EVP_PKEY *pkey;
 	int rc = read_small(path, buf, sizeof(buf), &len);
 
 	if (rc)
@@ -378,51 +326,16 @@ static int load_trusted(const char *path, struct fl_manifest_key *key)
 				      path);
 		return 0;
 	}
-	pkey = load_pem(path, 0);
-	if (pkey == NULL)
+	k = load_pem(path, 0);
+	if (k == NULL)
 		return EXIT_REFUSED;
-	rc = public_point(pkey, pub);
-	EVP_PKEY_free(pkey);
-	if (rc)
-		return rc;
-	memcpy(key->pub, pub, sizeof(pub));
-	if (fl_manifest_kid(key->kid, &fl_crypto_openssl, pub))
-		return refuse("hashing failed");
+	memcpy(key->pub, fl_sign_key_pub(k), sizeof(key->pub));
+	memcpy(key->kid, fl_sign_key_kid(k), sizeof(key->kid));
+	fl_sign_key_free(k);
 	return 0;
 }
 
 /* ---- sign ---------------------------------------------------------------- */
-
-/* fl_manifest_sign_fn over an OpenSSL key: ECDSA over the given SHA-256
- * digest, DER converted to r || s. */
-static int sign_digest(void *ctx, const uint8_t digest[FL_SHA256_BYTES],
-		       uint8_t sig[FL_MANIFEST_SIG_BYTES])
-{
-	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new((EVP_PKEY *)ctx, NULL);
-	unsigned char der[128];
-	const unsigned char *p = der;
-	size_t der_len = sizeof(der);
-	ECDSA_SIG *es = NULL;
-	const BIGNUM *r, *s;
-	int err = FL_ECRYPTO;
-
-	if (pctx == NULL || EVP_PKEY_sign_init(pctx) != 1 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1 ||
-	    EVP_PKEY_sign(pctx, der, &der_len, digest, FL_SHA256_BYTES) != 1)
-		goto out;
-	es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-	if (es == NULL)
-		goto out;
-	ECDSA_SIG_get0(es, &r, &s);
-	if (BN_bn2binpad(r, sig, 32) != 32 ||
-	    BN_bn2binpad(s, sig + 32, 32) != 32)
-		goto out;
-	err = 0;
-out:
-	ECDSA_SIG_free(es);
-	EVP_PKEY_CTX_free(pctx);
-	return err;
-}
 
 /* Streams the image through SHA-256; its length must fit in 32 bits. */
 static int hash_image(const char *path, struct fl_manifest *m)
@@ -517,9 +430,8 @@ static int cmd_sign(int argc, char **argv)
 	const char *expires = NULL, *ttl = NULL, *issued = NULL;
 	bool has_component = false, has_version = false, has_url = false;
 	bool has_seq = false;
-	uint8_t pub[FL_MANIFEST_PUB_BYTES], kid[FL_MANIFEST_KID_BYTES];
 	struct fl_proto_diag diag = {""};
-	EVP_PKEY *pkey = NULL;
+	struct fl_sign_key *skey = NULL;
 	uint64_t ttl_s = DEFAULT_TTL_S;
 	size_t len;
 	int rc = 0, err;
@@ -598,23 +510,15 @@ static int cmd_sign(int argc, char **argv)
 	rc = hash_image(file, &m);
 	if (rc)
 		return rc;
-	pkey = load_pem(key, 1);
-	if (pkey == NULL)
+	skey = load_pem(key, 1);
+	if (skey == NULL)
 		return EXIT_REFUSED;
-	rc = public_point(pkey, pub);
-	if (rc)
-		goto out;
-	if (fl_manifest_kid(kid, &fl_crypto_openssl, pub)) {
-		rc = refuse("hashing failed");
-		goto out;
-	}
 	/* The codec checks every field the device will check. */
 	if (fl_manifest_validate(&m, &diag) != 0) {
 		rc = usage("sign: %s", diag.msg);
 		goto out;
 	}
-	err = fl_manifest_seal(&env, &m, kid, &fl_crypto_openssl, sign_digest,
-			       pkey);
+	err = fl_sign_key_seal(skey, &env, &m);
 	if (err) {
 		rc = refuse("cannot sign: %s%s", fl_strerror(err),
 			    err == FL_ETOOBIG ? " (body over 896 bytes)" : "");
@@ -627,7 +531,7 @@ static int cmd_sign(int argc, char **argv)
 	}
 	rc = write_out(out, text, len);
 out:
-	EVP_PKEY_free(pkey);
+	fl_sign_key_free(skey);
 	return rc;
 }
 

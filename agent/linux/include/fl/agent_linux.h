@@ -37,6 +37,7 @@
 #include <sys/types.h>
 
 #include "fl/agent.h"
+#include "fl/log.h"
 #include "fl/loop.h" /* fl_loop: common/linux */
 
 /* ---- MQTT (libmosquitto, MQTT 5, external loop) ----------------------- */
@@ -203,12 +204,7 @@ extern const struct fl_agent_clock_ops fl_linux_clock_ops;
 
 /* ---- logging ------------------------------------------------------------ */
 
-enum fl_linux_log_level {
-	FL_LOG_ERROR = 0,
-	FL_LOG_WARN = 1,
-	FL_LOG_INFO = 2,
-	FL_LOG_DEBUG = 3,
-};
+/* Levels: enum fl_log_level (fl/log.h). */
 
 /* One line, without a newline; who is the device id or "" (borrowed for
  * the call). */
