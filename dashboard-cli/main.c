@@ -5,15 +5,15 @@
  * `fleetctl [--server URL] [--json] COMMAND ...`; the server also comes
  * from $FLEET_SERVER. Exit status 0 is success, 1 a refused or failed
  * request with a one-line reason on stderr, 2 a usage error with a short
- * usage text. The commands that talk to fleetd are listed so that their
- * usage is known, and refuse with "not available yet" until the API client
- * exists.
+ * usage text. The commands that need no server are plan_cmd.c's, those
+ * that talk to fleetd server_cmd.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "server.h"
 
 #ifndef FLEETCTL_VERSION
 #define FLEETCTL_VERSION "0.0.0"
@@ -27,29 +27,32 @@ static const char usage_text[] =
 	"  plan simulate FILE [OPTIONS]    rehearse a plan on a simulated "
 	"fleet\n"
 	"                                  (fleetctl plan simulate --help)\n"
-	"commands that talk to fleetd (not available yet):\n"
-	"  rollout start FILE   rollout list   rollout status NAME\n"
-	"  pause NAME   resume NAME   approve NAME STAGE|HOLD   rollback NAME\n"
-	"  devices   device ID   events [NAME]   watch [NAME]\n"
+	"commands that talk to fleetd:\n"
+	"  rollout start FILE              validate, upload the artifact, "
+	"start\n"
+	"  rollout list [--active|--finished]\n"
+	"  rollout status NAME             stages, progress, gate, what it "
+	"waits for\n"
+	"  pause NAME   resume NAME   cancel NAME       [--reason TEXT]\n"
+	"  approve NAME STAGE|HOLD                      [--reason TEXT]\n"
+	"  rollback [NAME] [--yes] [--wait]             shows what it will "
+	"do, asks\n"
+	"  devices [--model M] [--label K=V]... [--online|--offline]\n"
+	"  device ID\n"
+	"  events [NAME] [--follow] [--after SEQ]\n"
+	"  label ID KEY=VALUE... [-KEY]... [--remove KEY]...\n"
+	"  watch [NAME]                    the live dashboard (not "
+	"available yet)\n"
 	"\n"
 	"global options:\n"
-	"  --server URL   fleetd's address (default: $FLEET_SERVER, else the\n"
-	"                 embedded set-up's)\n"
+	"  --server URL   fleetd's address (default: $FLEET_SERVER, else\n"
+	"                 http://127.0.0.1:8780, the embedded set-up's)\n"
 	"  --json         machine-readable output on stdout\n"
-	"  --help         this text        --version   fleetctl's version\n";
-
-/* The server commands: name, and the argument counts they take. */
-static const struct {
-	const char *name, *sub;
-	int min_args, max_args;
-} server_cmds[] = {
-	{"rollout", "start", 1, 1},  {"rollout", "list", 0, 0},
-	{"rollout", "status", 1, 1}, {"pause", NULL, 1, 1},
-	{"resume", NULL, 1, 1},	     {"approve", NULL, 2, 2},
-	{"rollback", NULL, 1, 1},    {"devices", NULL, 0, 0},
-	{"device", NULL, 1, 1},	     {"events", NULL, 0, 1},
-	{"watch", NULL, 0, 1},
-};
+	"  --help         this text        --version   fleetctl's version\n"
+	"\n"
+	"exit status: 0 done, 1 refused or failed (one line on stderr), 2 "
+	"usage\n"
+	"error. Every command takes --help; docs/fleetctl.md has the rest.\n";
 
 static int usage(const char *why)
 {
@@ -57,38 +60,6 @@ static int usage(const char *why)
 		fprintf(stderr, "fleetctl: %s\n", why);
 	fputs(usage_text, stderr);
 	return FL_EXIT_USAGE;
-}
-
-static int server_command(const struct fl_cli *cli, int argc, char **argv)
-{
-	int known = 0;
-
-	for (size_t i = 0; i < sizeof(server_cmds) / sizeof(server_cmds[0]);
-	     i++) {
-		int nargs = argc - 1;
-
-		if (strcmp(argv[0], server_cmds[i].name) != 0)
-			continue;
-		known = 1;
-		if (server_cmds[i].sub != NULL) {
-			if (argc < 2 || strcmp(argv[1], server_cmds[i].sub))
-				continue;
-			nargs--;
-		}
-		if (nargs < server_cmds[i].min_args ||
-		    nargs > server_cmds[i].max_args)
-			return usage("wrong number of arguments");
-		fprintf(stderr,
-			"fleetctl: %s%s%s: not available yet: needs fleetd "
-			"(%s)\n",
-			argv[0], server_cmds[i].sub ? " " : "",
-			server_cmds[i].sub ? server_cmds[i].sub : "",
-			cli->server ? cli->server : "default server");
-		return FL_EXIT_FAIL;
-	}
-	if (known)
-		return usage("unknown subcommand");
-	return -1;
 }
 
 int main(int argc, char **argv)
@@ -134,7 +105,7 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return FL_EXIT_OK;
 	}
-	rc = server_command(&cli, argc - i, argv + i);
+	rc = fl_cli_server(&cli, argc - i, argv + i);
 	if (rc >= 0)
 		return rc;
 	fprintf(stderr, "fleetctl: unknown command `%s`\n", argv[i]);
