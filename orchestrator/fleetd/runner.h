@@ -46,8 +46,9 @@
  *        immediately followed by its decisions:
  *   type DECISION, kind enum fl_decision_kind, at = the step's now,
  *        device = the decision's device, {"stage","why","ref","until",
- *        "job"} (0 and FL_ENGINE_NO_STAGE left out; job: the job id the
- *        offer, cancel or rollback carries).
+ *        "job"} ("stage" left out only for FL_ENGINE_NO_STAGE, the
+ *        others when 0; "until": null for FL_ENGINE_NEVER; job: the job
+ *        id the offer, cancel or rollback carries).
  * After a step's decisions come the notes it caused:
  * FL_RUNNER_NOTE_RB_MANIFEST {"sha256","model","seq","manifest":{}}, a
  * rollback manifest sealed for an image and a model (re-sends use it), and
@@ -125,18 +126,36 @@ struct fl_runner_config {
 
 struct fl_runner;
 
-/* Opens the runner over the store: loads the inventory, rebuilds active
- * rollouts from their logs, schedules the re-sends. Returns 0, FL_EINVAL,
- * FL_ECORRUPT (a log that does not replay; nothing is changed), a store
- * error. */
+/* Opens the runner over the store: loads the inventory, rebuilds the
+ * rollouts that are not rolled back from their logs, schedules the
+ * re-sends of every command without an answer (sent at the first tick).
+ * *out is the caller's (fl_runner_free). Returns 0, FL_EINVAL (a config
+ * without store, command or signing port, or artifact_url; an
+ * artifact_url too long for a manifest's url with a digest; report_batch
+ * over FL_STORE_PAGE_MAX), FL_ECORRUPT (a log that does not replay, or a
+ * plan that no longer parses: nothing is changed, the log port says
+ * which), FL_ENOMEM, a store error. */
 int fl_runner_open(struct fl_runner **out, const struct fl_runner_config *cfg,
 		   int64_t now_s);
+/* Writes the reports still queued (a clean stop loses nothing the next
+ * open cannot replay), then frees everything. Accepts NULL. */
 void fl_runner_free(struct fl_runner *r);
 
 /* Device messages (already decoded; id already checked). Reports are
- * queued and written in batches; decisions they cause are taken at the
- * next fl_runner_tick. Return 0 or FL_EINVAL (a message the rules refuse:
- * logged, nothing changed). */
+ * queued and written in batches; the engine events they carry reach the
+ * engines once their batch is committed, and the decisions they cause are
+ * taken at the next fl_runner_tick. A status is an event only when the
+ * store's ordering rules apply it (newer (boot, n), no final result yet,
+ * the job's own device); one of an unknown or stale job is written, logged
+ * and ignored. A presence is an event for each active rollout that
+ * targets the device; a health report only for a device that may be
+ * running the new version of an active rollout (the engine looks at no
+ * other). The reported message is kept as the codec encodes the struct
+ * (the store's `reported` JSON); its job and state are the device's
+ * "reported job" that holds back offers (protocol, server rules).
+ * Return 0, FL_EINVAL (a bad device id or message: nothing changed),
+ * FL_ENOMEM, or a store error when the queue was full and could not be
+ * written (the message is dropped; devices re-send). */
 int fl_runner_on_presence(struct fl_runner *r, const char *device,
 			  const struct fl_presence *m, int64_t now_s);
 int fl_runner_on_reported(struct fl_runner *r, const char *device,
@@ -145,14 +164,21 @@ int fl_runner_on_status(struct fl_runner *r, const char *device,
 			const struct fl_status *m, int64_t now_s);
 int fl_runner_on_health(struct fl_runner *r, const char *device,
 			const struct fl_health *m, int64_t now_s);
-/* A retained message was cleared (empty payload). */
+/* A retained message was cleared (empty payload): a cleared presence
+ * takes the device offline (as its Will would), a cleared reported keeps
+ * the last one. topic_kind: FL_TOPIC_PRESENCE or FL_TOPIC_REPORTED, else
+ * FL_EINVAL. */
 int fl_runner_on_cleared(struct fl_runner *r, const char *device,
 			 int topic_kind, int64_t now_s);
 
-/* Flushes queued reports, steps every active rollout at now, records and
- * carries out the decisions, re-sends what is due. Sets *next_ms to the
- * milliseconds until it wants to run again. Returns 0 or a store error
- * (then nothing it could not record was carried out). */
+/* Flushes queued reports, steps every active rollout that has news or a
+ * wake-up due at now, records the decisions (one transaction for all),
+ * carries them out, re-sends what is due. Sets *next_ms to the
+ * milliseconds until it wants to run again (0: at once; at most an hour).
+ * Returns 0 or a store error: then nothing it could not record was
+ * carried out, the engines that had moved are rebuilt from their logs,
+ * and the next tick takes the same decisions again (with the same job
+ * ids). */
 int fl_runner_tick(struct fl_runner *r, int64_t now_s, uint32_t *next_ms);
 
 /* Diagnostics of a refused request, for the API's error body. */
@@ -168,9 +194,19 @@ struct fl_runner_error {
 };
 
 /* Starts a rollout from a plan's text whose artifact is the stored image
- * with digest artifact_sha256 (uploaded before). Validates the plan,
- * checks the digest, seals the manifest, records the rollout. Returns 0
- * or an error with *err filled. */
+ * with digest artifact_sha256 (uploaded before): validates the plan
+ * (plan_file names it in diagnostics; artifact.file is not opened),
+ * builds its inventory from the devices that reported, refuses targets
+ * already in an active rollout of the same component, seals the manifest
+ * (url = artifact_url + digest, the fleet's next sequence number), and
+ * records rollout, manifest and inventory in one transaction. Its first
+ * step is taken at the next tick. Returns 0, or with *err filled:
+ * FL_EINVAL (400 bad_request: a bad digest or operator; 422 invalid_plan:
+ * with diags, also a plan naming more models than a manifest holds, 8),
+ * FL_ETOOBIG (413 too_large), FL_ENOENT (404 not_found: no such
+ * artifact), FL_EBUSY (409 conflict: the name exists, or n_conflicts
+ * devices overlap), the signing port's error or a store error (500
+ * internal: nothing recorded). */
 int fl_runner_start(struct fl_runner *r, const char *plan_text, size_t len,
 		    const char *plan_file, const char *artifact_sha256,
 		    const char *who, int64_t now_s,
@@ -185,14 +221,22 @@ enum fl_runner_action {
 };
 
 /* Records the action in the log and applies it; *changed says whether it
- * changed anything (a repeat does not). Returns 0 or an error with *err. */
+ * changed anything (a repeat does not, and is not logged). A rollback of a
+ * rolled back rollout changes nothing. Returns 0, or with *err filled:
+ * FL_EINVAL (400: a bad action, name or operator), FL_ENOENT (404: no
+ * such rollout; no stage or hold of that name), FL_ESTATE (409: a stage
+ * not awaiting approval; an action the rollout's state refuses), a store
+ * error (500: not recorded, not applied). */
 int fl_runner_action(struct fl_runner *r, const char *rollout, int action,
 		     const char *arg, const char *who, int64_t now_s,
 		     bool *changed, struct fl_runner_error *err);
 
 /* The live view of a rollout for the API and the dashboard: the engine's
- * status, stages (with gate values) and what it waits for. Returns 0 or
- * FL_ENOENT. Finished rollouts are read from the store. */
+ * status, stages (with gate values) and what it waits for (a pause; an
+ * approval; the last hold announced while members are held; the last
+ * window or rate wait while members wait for their offer). Returns 0 or
+ * FL_ENOENT. Rolled back rollouts are read from the store (states,
+ * members per status; no wait, no rollback telemetry). */
 struct fl_runner_wait {
 	uint8_t why; /* enum fl_why: NONE, HOLD, WINDOW, RATE; or
 			OPERATOR for a pause, GATE for an approval */
@@ -214,7 +258,10 @@ struct fl_runner_view {
 int fl_runner_view(struct fl_runner *r, const char *rollout,
 		   struct fl_runner_view *out);
 
-/* What a rollback would do now: devices to revert and offers to cancel. */
+/* What a rollback would do now: devices to revert (they installed the new
+ * version and were not reverted or sent a rollback) and offers to cancel
+ * (not installed yet); first[0..*n) the first 20 of them (first may be
+ * NULL). Returns 0 (zeros for a rolled back rollout) or FL_ENOENT. */
 int fl_runner_rollback_preview(struct fl_runner *r, const char *rollout,
 			       uint32_t *revert, uint32_t *cancel,
 			       char first[20][FL_DEVICE_ID_MAX], unsigned *n);

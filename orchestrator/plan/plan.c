@@ -155,7 +155,8 @@ struct ctx {
 	struct plan__arena *out; /* the plan */
 	struct fl_plan *plan;
 	const char *path; /* NULL: no file system, no artifact check */
-	int err;	  /* first allocation failure */
+	const struct fl_plan_parse_opts *opts; /* NULL: defaults */
+	int err;			       /* first allocation failure */
 	char why[PLAN_WHY_MAX];
 	char shown[48];
 	char found[64];
@@ -695,6 +696,14 @@ static void check_file(struct ctx *c, const struct plan__node *n)
 	p->artifact.file = dup_text(c, n);
 	if (p->artifact.file == NULL)
 		return;
+	if (c->opts != NULL && c->opts->has_artifact) {
+		/* The caller holds the image: nothing to open. */
+		p->artifact.file_path = p->artifact.file;
+		if (c->opts->artifact_length == 0)
+			ERR(c, n->pos, "`file`: artifact `%s` is empty",
+			    show(c, n));
+		return;
+	}
 	if (n->text[0] == '/')
 		dlen = 0;
 	resolved = alloc(c, dlen + n->len + 1);
@@ -1601,6 +1610,13 @@ static void diags_init(struct fl_plan_diags *diags, const char *path)
 int fl_plan_parse(const char *buf, size_t len, const char *path,
 		  struct fl_plan **out, struct fl_plan_diags *diags)
 {
+	return fl_plan_parse_opts(buf, len, path, NULL, out, diags);
+}
+
+int fl_plan_parse_opts(const char *buf, size_t len, const char *path,
+		       const struct fl_plan_parse_opts *opts,
+		       struct fl_plan **out, struct fl_plan_diags *diags)
+{
 	struct ctx c;
 	struct plan__node *root = NULL;
 	int err = 0;
@@ -1622,6 +1638,7 @@ int fl_plan_parse(const char *buf, size_t len, const char *path,
 	memset(&c, 0, sizeof(c));
 	c.d = diags;
 	c.path = path;
+	c.opts = opts;
 	c.tmp = plan__arena_new(PLAN_TREE_ARENA_MAX);
 	c.out = plan__arena_new(PLAN_ARENA_MAX);
 	if (c.tmp == NULL || c.out == NULL) {

@@ -1434,6 +1434,39 @@ static void test_plan__artifact_file_must_exist(void **state)
 	fl_plan_free(p);
 }
 
+/* fleetd holds the uploaded image: the plan names itself in diagnostics,
+ * its file is not opened, and an empty image is refused like an empty
+ * file. */
+static void test_plan__supplied_artifact_is_not_opened(void **state)
+{
+	struct fl_plan_parse_opts opts = {1, 4096};
+	struct fl_plan_diags d;
+	struct fl_plan *p = NULL;
+	const char *yaml = "rollout: t\nartifact: {version: 1.0.0, file: "
+			   "../nope.bin, hardware: [m]}\n" ALL;
+
+	(void)state;
+	assert_int_equal(fl_plan_parse_opts(yaml, strlen(yaml), "up.yaml",
+					    &opts, &p, &d),
+			 0);
+	assert_string_equal(d.file, "up.yaml");
+	assert_string_equal(p->path, "up.yaml");
+	assert_string_equal(p->artifact.file_path, "../nope.bin");
+	fl_plan_free(p);
+	opts.artifact_length = 0;
+	assert_int_equal(fl_plan_parse_opts(yaml, strlen(yaml), "up.yaml",
+					    &opts, &p, &d),
+			 FL_EINVAL);
+	assert_null(p);
+	assert_int_equal(d.n_errors, 1);
+	assert_string_equal(d.d[0].msg, "`file`: artifact `../nope.bin` is "
+					"empty");
+	/* NULL options: fl_plan_parse(), which opens the file. */
+	assert_int_equal(
+		fl_plan_parse_opts(yaml, strlen(yaml), "up.yaml", NULL, &p, &d),
+		FL_EINVAL);
+}
+
 static void test_plan__unreadable_artifact_is_an_error(void **state)
 {
 	char path[400], msg[600];
@@ -2023,6 +2056,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_plan__diagnostics_are_in_source_order),
 		cmocka_unit_test(test_plan__too_many_diagnostics_are_counted),
 		cmocka_unit_test(test_plan__bad_arguments),
+		cmocka_unit_test(test_plan__supplied_artifact_is_not_opened),
 		cmocka_unit_test(
 			test_plan__every_allocation_failure_is_reported),
 		cmocka_unit_test(test_plan__every_example_validates_cleanly),

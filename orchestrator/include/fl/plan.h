@@ -209,6 +209,22 @@ int fl_plan_load(const char *path, struct fl_plan **out,
 int fl_plan_parse(const char *buf, size_t len, const char *path,
 		  struct fl_plan **out, struct fl_plan_diags *diags);
 
+/* How fl_plan_parse_opts() reads a plan. Zeroed: as fl_plan_parse(). */
+struct fl_plan_parse_opts {
+	/* The caller supplies the artifact (fleetd: an image uploaded before
+	 * and known by its digest) instead of artifact.file: the file is not
+	 * opened, `path` only names the plan in diagnostics, and
+	 * artifact.file_path is artifact.file as written. An artifact of
+	 * artifact_length 0 is refused as an empty file would be. */
+	uint8_t has_artifact;
+	uint64_t artifact_length;
+};
+
+/* fl_plan_parse() with options (opts may be NULL: the defaults). */
+int fl_plan_parse_opts(const char *buf, size_t len, const char *path,
+		       const struct fl_plan_parse_opts *opts,
+		       struct fl_plan **out, struct fl_plan_diags *diags);
+
 /* Accepts NULL. */
 void fl_plan_free(struct fl_plan *plan);
 
