@@ -1,0 +1,23 @@
+# fleetd, the orchestrator (orchestrator/fleetd/): main loop (main.c),
+# settings (config.c), fleetd's MQTT client (mqtt_server.c) and the
+# embedded mosquitto it supervises (broker.c), over the runner (fl_runner)
+# and the HTTP side (fl_fleetd_http; it calls the runner, so fl_runner
+# comes after it on the link line). Included from
+# orchestrator/CMakeLists.txt; paths are relative to this file.
+if(NOT TARGET fleetd AND TARGET fl_fleetd_http AND TARGET fl_loop)
+  if(NOT TARGET fl_runner)
+    include(${CMAKE_CURRENT_LIST_DIR}/runner.cmake)
+  endif()
+  pkg_check_modules(FLD_MOSQ REQUIRED IMPORTED_TARGET GLOBAL libmosquitto)
+  pkg_check_modules(FLD_YAML REQUIRED IMPORTED_TARGET GLOBAL yaml-0.1)
+  add_executable(fleetd
+    ${CMAKE_CURRENT_LIST_DIR}/main.c
+    ${CMAKE_CURRENT_LIST_DIR}/config.c
+    ${CMAKE_CURRENT_LIST_DIR}/mqtt_server.c
+    ${CMAKE_CURRENT_LIST_DIR}/broker.c)
+  target_link_libraries(fleetd PRIVATE fl_fleetd_http fl_runner fl_loop
+    fl_engine fl_store fl_proto fl_common PkgConfig::FLD_MOSQ
+    PkgConfig::FLD_YAML)
+  target_compile_definitions(fleetd PRIVATE
+    FLEETD_VERSION="${PROJECT_VERSION}")
+endif()
