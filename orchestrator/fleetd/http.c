@@ -664,14 +664,16 @@ int fl_http_new(struct fl_http **out, const struct fl_http_config *cfg,
 	if (is_v6)
 		flags |= MHD_USE_IPv6;
 	h->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+		/* The logger first: libmicrohttpd logs while it reads the
+		 * options that follow. */
+		flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_logger, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)(cfg->max_connections ? cfg->max_connections
 						: FL_HTTP_CONNECTIONS),
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)(cfg->timeout_s ? cfg->timeout_s : FL_HTTP_TIMEOUT_S),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
 		MHD_OPTION_SIGPIPE_HANDLED_BY_APP,
 		(int)(cfg->is_sigpipe_ignored ? 1 : 0), MHD_OPTION_END);
 	if (h->d == NULL) {
