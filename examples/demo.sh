@@ -46,3 +46,6 @@ echo "\$ fleetctl $sim --approve-hold eu-radio-cert --fail thermo-v3:100%"
 
 part "5. A fleet over MQTT: 200 fleet-sim devices driven with mosquitto_pub"
 sh examples/demo_fleet.sh "$build"
+
+part "6. fleetd: a rollout caught and rolled back, then a good one"
+sh examples/demo_fleetd.sh "$build"

@@ -109,7 +109,7 @@ run_sim() {
 
 say "\$ fleet-sim --count $N --model thermo-v2 --version 1.0.0 --power-cut-rate 0.25 ..."
 say "\$ for each device: mosquitto_pub -t fleet/v1/dev/ID/cmd -m '{\"type\":\"offer\",\"job\":1001,...2.0.0...}'"
-run_sim 40 --power-cut-rate 0.25
+run_sim 25 --power-cut-rate 0.25
 offer_all 1001 m2.json
 wait "$sim" || true
 cat sim.out
@@ -117,7 +117,7 @@ echo
 
 say "\$ fleet-sim ... --bad-version 3.0.0   (3.0.0 does not start on this hardware)"
 say "\$ for each device: mosquitto_pub ... offer of 3.0.0 (job 1002)"
-run_sim 40 --bad-version 3.0.0
+run_sim 25 --bad-version 3.0.0
 offer_all 1002 m3.json
 wait "$sim" || true
 cat sim.out
