@@ -144,12 +144,24 @@ static void pick_window(const struct fl_runner *r, const struct r_rollout *ro,
 		cmd->window_start_min = cmd->window_end_min = 0;
 }
 
-void rcmd_offer(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
-		int64_t now, struct fl_cmd *cmd)
+/* The trial window of a device's commands: its stage's soak, else the
+ * plan's health soak; 0 (the device's default) when neither is set. */
+static uint32_t trial_window_s(struct r_rollout *ro, uint32_t dev)
 {
 	const struct fl_plan *p = ro->plan;
 	struct fl_engine_device d;
 	int64_t soak = p->health.soak_s;
+
+	if (fl_engine_device(ro->eng, dev, &d) == 0 && d.stage < p->nstages &&
+	    p->stages[d.stage].has_soak)
+		soak = p->stages[d.stage].soak_s;
+	return soak > UINT32_MAX ? UINT32_MAX : soak > 0 ? (uint32_t)soak : 0;
+}
+
+void rcmd_offer(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
+		int64_t now, struct fl_cmd *cmd)
+{
+	const struct fl_plan *p = ro->plan;
 
 	memset(cmd, 0, sizeof(*cmd));
 	cmd->type = FL_CMD_OFFER;
@@ -162,12 +174,7 @@ void rcmd_offer(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
 	else if (p->device.activate == FL_PLAN_ACTIVATE_WINDOW &&
 		 p->nwindows > 0)
 		pick_window(r, ro, dev, now, cmd);
-	if (fl_engine_device(ro->eng, dev, &d) == 0 && d.stage < p->nstages &&
-	    p->stages[d.stage].has_soak)
-		soak = p->stages[d.stage].soak_s;
-	cmd->health_window_s = soak > UINT32_MAX ? UINT32_MAX
-			       : soak > 0	 ? (uint32_t)soak
-						 : 0;
+	cmd->health_window_s = trial_window_s(ro, dev);
 	for (unsigned i = 0;
 	     i < p->health.nmetrics && cmd->n_limits < FL_PROTO_LIMITS_MAX;
 	     i++) {
@@ -207,6 +214,9 @@ void rcmd_rollback(struct r_rollout *ro, uint32_t dev, int64_t now,
 	cmd->issued = (uint64_t)now;
 	cmd->expires = (uint64_t)(now + cfg->offer_ttl_s);
 	cmd->manifest = *env;
+	/* The old image's trial is watched as long as the new one's was, not
+	 * the device's default: the device is busy until it ends. */
+	cmd->health_window_s = trial_window_s(ro, dev);
 }
 
 /* ---- rollback images ----------------------------------------------------- */
