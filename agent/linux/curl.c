@@ -15,9 +15,12 @@
  * redirect starts a new block); then each chunk of the body; then the end,
  * 0 or FL_EIO (cut, timeout, refused connection, too many redirects). When
  * the agent refuses the response or a chunk, the transfer is aborted and
- * the end is not reported. stop() never calls the agent: from inside a
- * libcurl callback (where an easy handle may not be removed) it marks the
- * transfer, which the next callback aborts and the collection drops
+ * the end is not reported. A larger receive buffer (buffer_bytes) means
+ * fewer reads from the socket; libcurl still hands the body over in pieces
+ * of at most 16 KiB, each given to the agent at once (so that its
+ * checkpoints follow the bytes as they arrive). stop() never calls the agent:
+ * from inside a libcurl callback (where an easy handle may not be removed) it
+ * marks the transfer, which the next callback aborts and the collection drops
  * silently.
  */
 #include <ctype.h>
@@ -47,6 +50,7 @@ struct fl_curl {
 	unsigned depth; /* inside curl_multi_socket_action */
 	char cafile[CAFILE_MAX];
 	uint32_t connect_timeout_s, stall_timeout_s, max_redirects;
+	uint32_t buffer_bytes; /* 0: libcurl's */
 	uint64_t max_bytes_per_s;
 };
 
@@ -152,8 +156,10 @@ int fl_curl_new(struct fl_curl **out, struct fl_loop *loop,
 	if (out == NULL)
 		return FL_EINVAL;
 	*out = NULL;
-	if (loop == NULL || (cfg != NULL && cfg->cafile != NULL &&
-			     strlen(cfg->cafile) >= CAFILE_MAX))
+	if (loop == NULL ||
+	    (cfg != NULL &&
+	     ((cfg->cafile != NULL && strlen(cfg->cafile) >= CAFILE_MAX) ||
+	      cfg->buffer_bytes > FL_CURL_BUFFER_MAX)))
 		return FL_EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -173,6 +179,7 @@ int fl_curl_new(struct fl_curl **out, struct fl_loop *loop,
 		if (cfg->max_redirects != 0)
 			c->max_redirects = cfg->max_redirects;
 		c->max_bytes_per_s = cfg->max_bytes_per_s;
+		c->buffer_bytes = cfg->buffer_bytes;
 	}
 	fl_loop_timer_init(&c->timer, on_timer, c);
 	c->multi = curl_multi_init();
@@ -473,6 +480,8 @@ static int dl_start(void *ctx, const struct fl_agent_dl_request *req)
 	if (c->max_bytes_per_s != 0)
 		SETOPT(e, CURLOPT_MAX_RECV_SPEED_LARGE,
 		       (curl_off_t)c->max_bytes_per_s);
+	if (c->buffer_bytes != 0)
+		SETOPT(e, CURLOPT_BUFFERSIZE, (long)c->buffer_bytes);
 	if (c->cafile[0] != '\0')
 		SETOPT(e, CURLOPT_CAINFO, c->cafile);
 	SETOPT(e, CURLOPT_HEADERFUNCTION, header_cb);

@@ -3,15 +3,21 @@
  * system-call table and I/O loops both Linux backends use, and a file
  * mapped as the memory of the flash simulator.
  *
- * A file has no erase: erase writes the erased value over the range, so
- * the file backend behaves as NOR whose every byte can be programmed again
- * (it does not enforce the NOR rule; the simulator does). Durability is
+ * A file has no erase: erase sets the range to the erased value, so the
+ * file backend behaves as NOR whose every byte can be programmed again (it
+ * does not enforce the NOR rule; the simulator does). Durability is
  * fdatasync, which on a block device also flushes the device's write
- * cache. Every call to the kernel goes through a struct fl_flash_linux_sys
- * so that tests reach each failure path; every transfer is a loop that
- * retries EINTR (a bounded number of times in a row) and short transfers,
- * and treats end of file as an I/O error, since the size was checked at
- * open.
+ * cache.
+ *
+ * The file backend keeps erases and writes in memory until they must go
+ * out ("the file backend's write-back" below): an image streamed into a
+ * slot is then written once, in large writes, not erased with 0xFF first
+ * and written again in the caller's small pieces; and the disk is set to
+ * work early, so that a sync finds little left to write. Every call to the
+ * kernel goes through a struct fl_flash_linux_sys so that tests reach each
+ * failure path; every transfer is a loop that retries EINTR (a bounded number
+ * of times in a row) and short transfers, and treats end of file as an I/O
+ * error, since the size was checked at open.
  */
 #define _FILE_OFFSET_BITS 64
 
@@ -86,6 +92,16 @@ static int real_fdatasync(void *ctx, int fd)
 	return fdatasync(fd);
 }
 
+static int real_sync_file_range(void *ctx, int fd, uint64_t off, uint64_t len,
+				unsigned flags)
+{
+	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	return sync_file_range(fd, (off_t)off, (off_t)len, flags);
+}
+
 static const struct fl_flash_linux_sys real_sys = {
 	.version = FL_FLASH_LINUX_SYS_VERSION,
 	.ctx = NULL,
@@ -96,6 +112,7 @@ static const struct fl_flash_linux_sys real_sys = {
 	.pwrite = real_pwrite,
 	.ioctl = real_ioctl,
 	.fdatasync = real_fdatasync,
+	.sync_file_range = real_sync_file_range,
 };
 
 const struct fl_flash_linux_sys *fl_flash_linux_sys_default(void)
@@ -319,6 +336,8 @@ int fl_flash_linux__erase_by_write(struct fl_flash *fl, uint32_t off,
 			   dev->fill_len, &dev->last);
 }
 
+static int file_flush(struct fl_linux_dev *dev);
+
 static int is_ours(const struct fl_flash *fl)
 {
 	return fl != NULL && fl->priv != NULL &&
@@ -333,9 +352,14 @@ void fl_flash_linux_close(struct fl_flash *fl)
 	if (!is_ours(fl))
 		return;
 	dev = fl->priv;
-	/* Nothing useful can be done about a failed close: every write was
-	 * already reported, and sync is the caller's durability point. */
+	/* What waits in memory reaches the file as it would have without the
+	 * write-back (though not durably: sync is the caller's durability
+	 * point). Nothing useful can be done about a failure here, nor about
+	 * a failed close: every other write was already reported. */
+	if (fl->ops == &fl_flash_linux__file_ops)
+		(void)file_flush(dev);
 	dev->sys->close(dev->sys->ctx, dev->fd);
+	free(dev->wbuf);
 	free(dev);
 	fl->ops = NULL;
 	fl->priv = NULL;
@@ -355,11 +379,184 @@ fl_flash_linux_last_error(const struct fl_flash *fl)
 
 /* --- the file backend ---------------------------------------------------- */
 
+/*
+ * Method (the file backend's write-back): two things may wait in memory,
+ * never overlapping: one erase (a range, erase_off and erase_len) and one
+ * run of written bytes (wbuf_len bytes at wbuf_off, in wbuf). An erase
+ * only records its range (one touching the pending erase widens it); a
+ * write that starts where the pending erase starts takes its bytes out of
+ * it, so a unit that is erased and then programmed whole -- the installer
+ * erases each unit just before it writes into it -- is written once. A
+ * write that continues the run is appended to it; a write as large as the
+ * buffer goes straight to the file. Anything else that meets either -- a
+ * read of its bytes, a write into the middle of the erase, a write or an
+ * erase elsewhere, a sync, the close -- first writes it out. What a caller
+ * can observe does not change: a read sees what was erased and written,
+ * in order, and a sync makes all of it durable. What moves is the moment a
+ * failure is reported: to the call that writes the bytes out (which then
+ * stay pending). Before a sync, nothing was promised durable: a power cut
+ * could always keep any part of what was erased or written since the last
+ * one, and so can a kill now.
+ */
+
+/* Writes the erased value over the pending erase, if any. */
+static int erase_flush(struct fl_linux_dev *dev)
+{
+	int rc;
+
+	if (dev->erase_len == 0)
+		return 0;
+	rc = write_value(dev->sys, dev->fd, dev->path, dev->erase_off,
+			 dev->erase_len, dev->fill, dev->fill_len, &dev->last);
+	if (rc == 0)
+		dev->erase_len = 0;
+	return rc;
+}
+
+/* Starts the write-back of the file's dirty pages every
+ * FL_LINUX_WRITEBACK_BYTES written: the disk then works while the image
+ * still streams in. Only a hint: sync stays the durability point. */
+static void writeback_hint(struct fl_linux_dev *dev, size_t len)
+{
+	const struct fl_flash_linux_sys *sys = dev->sys;
+
+	dev->wb_bytes += len;
+	if (dev->wb_bytes < FL_LINUX_WRITEBACK_BYTES ||
+	    sys->sync_file_range == NULL)
+		return;
+	dev->wb_bytes = 0;
+	(void)sys->sync_file_range(sys->ctx, dev->fd, 0, 0,
+				   SYNC_FILE_RANGE_WRITE);
+}
+
+/* Writes src to the file now. */
+static int write_now(struct fl_linux_dev *dev, uint64_t off, const void *src,
+		     size_t len)
+{
+	int rc = fl_flash_linux__pwrite_full(dev->sys, dev->fd, dev->path, off,
+					     src, len, &dev->last);
+
+	if (rc == 0)
+		writeback_hint(dev, len);
+	return rc;
+}
+
+/* Writes the pending run of written bytes out, if any. */
+static int wbuf_flush(struct fl_linux_dev *dev)
+{
+	int rc;
+
+	if (dev->wbuf_len == 0)
+		return 0;
+	rc = write_now(dev, dev->wbuf_off, dev->wbuf, dev->wbuf_len);
+	if (rc == 0)
+		dev->wbuf_len = 0;
+	return rc;
+}
+
+/* 1 if [off, off + len) shares a byte with [p_off, p_off + p_len). */
+static int meets(uint64_t off, uint64_t len, uint64_t p_off, uint64_t p_len)
+{
+	return p_len != 0 && off < p_off + p_len && p_off < off + len;
+}
+
+static int file_read(struct fl_flash *fl, uint32_t off, void *dst, size_t len)
+{
+	struct fl_linux_dev *dev = fl->priv;
+	int rc = 0;
+
+	if (meets(off, len, dev->erase_off, dev->erase_len))
+		rc = erase_flush(dev);
+	if (rc == 0 && meets(off, len, dev->wbuf_off, dev->wbuf_len))
+		rc = wbuf_flush(dev);
+	return rc != 0 ? rc : fl_flash_linux__read(fl, off, dst, len);
+}
+
+static int file_write(struct fl_flash *fl, uint32_t off, const void *src,
+		      size_t len)
+{
+	struct fl_linux_dev *dev = fl->priv;
+	uint64_t end = (uint64_t)off + len;
+	uint64_t erase_end = dev->erase_off + dev->erase_len;
+	int is_erase = meets(off, len, dev->erase_off, dev->erase_len);
+	int is_front = is_erase && off == dev->erase_off;
+	int rc = 0;
+
+	if (is_erase && !is_front)
+		rc = erase_flush(dev);
+	if (rc == 0 && dev->wbuf_len != 0 &&
+	    (off != dev->wbuf_off + dev->wbuf_len ||
+	     len > FL_LINUX_WBUF_BYTES - dev->wbuf_len))
+		rc = wbuf_flush(dev); /* not a continuation, or too much */
+	if (rc != 0)
+		return rc;
+	if (dev->wbuf_len == 0 && len >= FL_LINUX_WBUF_BYTES) {
+		rc = write_now(dev, off, src, len);
+		if (rc != 0)
+			return rc; /* the whole erase stays pending */
+	} else {
+		if (dev->wbuf_len == 0)
+			dev->wbuf_off = off;
+		memcpy(dev->wbuf + dev->wbuf_len, src, len);
+		dev->wbuf_len += len;
+	}
+	if (is_front) {
+		/* The written bytes are no longer erased: the erase need not
+		 * write them. */
+		dev->erase_off = end < erase_end ? end : erase_end;
+		dev->erase_len = erase_end - dev->erase_off;
+	}
+	return 0;
+}
+
+static int file_erase(struct fl_flash *fl, uint32_t off, size_t len)
+{
+	struct fl_linux_dev *dev = fl->priv;
+	uint64_t end = (uint64_t)off + len;
+	uint64_t erase_end = dev->erase_off + dev->erase_len;
+	int rc;
+
+	/* Written bytes it erases go out first: then the erase over them. */
+	if (meets(off, len, dev->wbuf_off, dev->wbuf_len)) {
+		rc = wbuf_flush(dev);
+		if (rc != 0)
+			return rc;
+	}
+	if (dev->erase_len != 0 && off <= erase_end && dev->erase_off <= end) {
+		/* Overlapping or adjacent: one wider pending range. */
+		if (off < dev->erase_off)
+			dev->erase_off = off;
+		if (end > erase_end)
+			erase_end = end;
+		dev->erase_len = erase_end - dev->erase_off;
+		return 0;
+	}
+	rc = erase_flush(dev);
+	if (rc != 0)
+		return rc;
+	dev->erase_off = off;
+	dev->erase_len = len;
+	return 0;
+}
+
+/* Writes out whatever waits in memory. */
+static int file_flush(struct fl_linux_dev *dev)
+{
+	int rc = erase_flush(dev);
+
+	return rc != 0 ? rc : wbuf_flush(dev);
+}
+
 static int file_sync(struct fl_flash *fl)
 {
 	struct fl_linux_dev *dev = fl->priv;
 	unsigned eintr = 0;
+	int rc;
 
+	rc = file_flush(dev);
+	if (rc != 0)
+		return rc;
+	dev->wb_bytes = 0;
 	while (dev->sys->fdatasync(dev->sys->ctx, dev->fd) != 0) {
 		if (errno == EINTR && ++eintr <= FL_FLASH_LINUX_EINTR_MAX)
 			continue;
@@ -373,10 +570,11 @@ static int file_sync(struct fl_flash *fl)
 const struct fl_flash_ops fl_flash_linux__file_ops = {
 	.version = FL_FLASH_OPS_VERSION,
 	.name = "file",
-	.read = fl_flash_linux__read,
-	.write = fl_flash_linux__write,
-	.erase = fl_flash_linux__erase_by_write,
+	.read = file_read,
+	.write = file_write,
+	.erase = file_erase,
 	.sync = file_sync,
+	.flags = FL_FLASH_READS_CACHED,
 };
 
 /* Extends a regular file from have to want bytes of the erased value, and
@@ -524,11 +722,16 @@ int fl_flash_file_open_sys(struct fl_flash *out,
 		goto out;
 	}
 
-	dev = fl_flash_linux__dev_new(sys, fd, path,
-				      g.erase_bytes < FL_LINUX_FILL_MAX
-					      ? g.erase_bytes
-					      : FL_LINUX_FILL_MAX,
+	/* A deferred erase may span many units: write it in big pieces. */
+	dev = fl_flash_linux__dev_new(sys, fd, path, FL_LINUX_FILL_MAX,
 				      g.erased_value);
+	if (dev != NULL) {
+		dev->wbuf = malloc(FL_LINUX_WBUF_BYTES);
+		if (dev->wbuf == NULL) {
+			free(dev);
+			dev = NULL;
+		}
+	}
 	if (dev == NULL) {
 		fl_flash_linux__diag(diag, ENOMEM, "%s: device state", path);
 		rc = FL_ENOMEM;

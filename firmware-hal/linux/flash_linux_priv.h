@@ -15,6 +15,13 @@
  * pieces of at most this size. */
 #define FL_LINUX_FILL_MAX (64u * 1024u)
 
+/* File backend: written bytes are gathered into writes of up to this
+ * many, and the disk's write-back is started every FL_LINUX_WRITEBACK_BYTES
+ * written, so that a sync (at a checkpoint, at the end of an image) finds
+ * little left to write. */
+#define FL_LINUX_WBUF_BYTES	 (1024u * 1024u)
+#define FL_LINUX_WRITEBACK_BYTES (4u * 1024u * 1024u)
+
 /* Path kept for messages; longer paths are cut in messages only. */
 #define FL_LINUX_PATH_MSG 128u
 
@@ -24,6 +31,15 @@ struct fl_linux_dev {
 	uint8_t is_no_erase; /* erase writes fill[] instead of MEMERASE */
 	char path[FL_LINUX_PATH_MSG];
 	struct fl_flash_linux_diag last; /* last failed operation */
+	/* File backend (flash_file.c, "the file backend's write-back"): the
+	 * erase not yet written out (erase_len 0: none), the written bytes
+	 * not yet written out (wbuf_len 0: none; wbuf NULL on MTD), and the
+	 * bytes written since the disk's write-back was last started. */
+	uint64_t erase_off, erase_len;
+	uint64_t wbuf_off;
+	size_t wbuf_len;
+	uint8_t *wbuf; /* FL_LINUX_WBUF_BYTES */
+	uint64_t wb_bytes;
 	size_t fill_len;
 	uint8_t fill[]; /* fill_len bytes of the erased value */
 };

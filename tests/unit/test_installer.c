@@ -1,7 +1,7 @@
 /*
  * test_installer.c -- the streaming installer: chunking, bounds, digest
- * checks, refusals, invalidation order, resume after a cut, cancel and
- * flash errors.
+ * checks (with and without the read-back), refusals, invalidation order,
+ * resume after a cut, cancel and flash errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,6 +121,35 @@ static void test_install__read_back_catches_what_the_flash_did(void **state)
 	assert_int_equal(fl_stream(&f->in, &f->b, 0), 0);
 	/* A bit flips in flash after it was programmed. */
 	f->dev.mem[f->lay->slot_off[1] + 10] ^= 0x01;
+	assert_int_equal(fl_install_finish(&f->in), FL_EVERIFY);
+	assert_int_equal(f->boot.slots.info[1].state, FL_SLOT_BAD);
+}
+
+/* A device whose reads return the system's copy of the writes (a file):
+ * finish does not read the slot back, still refuses a wrong stream, and
+ * a slot that changed after it was programmed is caught by activation. */
+static void test_install__cached_reads_are_not_read_back(void **state)
+{
+	struct fx *f = *state;
+	struct fl_flash_ops cached = *f->boot.sim.flash.ops;
+	uint32_t reads;
+
+	cached.flags = FL_FLASH_READS_CACHED;
+	f->boot.sim.flash.ops = &cached;
+	assert_int_equal(fl_install_begin(&f->in, &f->boot.slots, &f->t), 0);
+	assert_int_equal(fl_stream(&f->in, &f->b, 0), 0);
+	reads = f->boot.sim.count[FL_SIM_OP_READ];
+	f->dev.mem[f->lay->slot_off[1] + 10] ^= 0x01;
+	assert_int_equal(fl_install_finish(&f->in), 0);
+	assert_int_equal(f->boot.sim.count[FL_SIM_OP_READ], reads);
+	assert_int_equal(f->boot.slots.info[1].state, FL_SLOT_STAGED);
+	assert_int_equal(fl_install_activate(&f->in), FL_EVERIFY);
+	assert_int_not_equal(f->boot.slots.info[1].state, FL_SLOT_TRIAL);
+
+	f->b.data[1000] ^= 0x40; /* the download was tampered with */
+	f->t.attempt_id = 43;
+	assert_int_equal(fl_install_begin(&f->in, &f->boot.slots, &f->t), 0);
+	assert_int_equal(fl_stream(&f->in, &f->b, 0), 0);
 	assert_int_equal(fl_install_finish(&f->in), FL_EVERIFY);
 	assert_int_equal(f->boot.slots.info[1].state, FL_SLOT_BAD);
 }
@@ -291,6 +320,7 @@ int main(void)
 		T(test_install__never_more_than_the_declared_length),
 		T(test_install__wrong_stream_fails_verification),
 		T(test_install__read_back_catches_what_the_flash_did),
+		T(test_install__cached_reads_are_not_read_back),
 		T(test_install__refused_while_a_trial_is_unconfirmed),
 		T(test_install__refused_below_the_rollback_floor),
 		T(test_install__bad_targets_are_refused),

@@ -11,6 +11,8 @@
  *   erase  offset and length multiples of the erase unit;
  *   sync   make every completed write and erase durable.
  *
+ * Its flags state what the layers above may rely on (FL_FLASH_READS_CACHED).
+ *
  * Backends: simulator (flash_sim.h, RAM or a mapped file, with faults),
  * Linux regular file or block device and Linux MTD (flash_linux.h), ESP32
  * partitions (firmware-hal/esp32/, not built here).
@@ -38,9 +40,16 @@ struct fl_flash_ops {
 		     size_t len);
 	int (*erase)(struct fl_flash *fl, uint32_t off, size_t len);
 	int (*sync)(struct fl_flash *fl); /* NULL: nothing to flush */
+	uint32_t flags;			  /* FL_FLASH_* below, 0 for none */
 };
 
 #define FL_FLASH_OPS_VERSION 1u
+
+/* Reads return the operating system's copy of what was written (a file or
+ * block device through the page cache), not the medium: reading back what
+ * was just written cannot show that the medium did not store it. The
+ * installer skips its read-back on such a device (fl/installer.h). */
+#define FL_FLASH_READS_CACHED 0x1u
 
 struct fl_flash {
 	const struct fl_flash_ops *ops;

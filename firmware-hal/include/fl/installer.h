@@ -9,7 +9,8 @@
  *                         ahead of the data; never more than the declared
  *                         length; hashed as it streams
  *   fl_install_finish()   flush, sync, read the whole image back, compare
- *                         with the declared digest; STAGED or BAD
+ *                         with the declared digest (no read-back on a
+ *                         FL_FLASH_READS_CACHED device); STAGED or BAD
  *   fl_install_activate() the slot is put on trial (fl_slots_activate)
  *
  * then, after the reboot, the new image calls fl_slots_confirm() or
@@ -84,10 +85,12 @@ int fl_install_write(struct fl_install *in, const void *data, size_t len);
  * Returns 0, FL_ESTATE, or a flash error. */
 int fl_install_checkpoint(struct fl_install *in, uint32_t *offset);
 
-/* Flushes, syncs, reads the image back and checks length and digest.
- * STAGED on success; on mismatch the record becomes BAD (reason VERIFY)
- * and FL_EVERIFY is returned. Also FL_ESTATE (not writing, or fewer bytes
- * than image_len), or a flash or crypto error. */
+/* Flushes, syncs, checks the streamed digest, then reads the image back
+ * and checks it again (not on a device flagged FL_FLASH_READS_CACHED,
+ * whose reads would only return the system's copy). STAGED on success; on
+ * mismatch the record becomes BAD (reason VERIFY) and FL_EVERIFY is returned.
+ * Also FL_ESTATE (not writing, or fewer bytes than image_len), or a flash or
+ * crypto error. */
 int fl_install_finish(struct fl_install *in);
 
 /* Puts the STAGED slot on trial for the next boot. See fl_slots_activate. */

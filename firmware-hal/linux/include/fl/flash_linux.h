@@ -3,13 +3,15 @@
  * ("file"), a NOR-like MTD character device ("mtd"), and a file mapped as
  * the memory of the portable flash simulator.
  *
- * The file backend has no flash physics of its own: erase writes the erased
- * value over the range and the geometry is the caller's (by default 4 KiB
- * erase unit, 1-byte writes, 0xFF). The MTD backend takes its geometry from
- * the kernel (MEMGETINFO) and erases with MEMERASE; it refuses NAND, whose
- * bad blocks it does not handle. Both reach the kernel through a small
- * table of system calls (struct fl_flash_linux_sys) so that tests can
- * substitute a fake device and make every call fail.
+ * The file backend has no flash physics of its own: erase sets the range to
+ * the erased value (written out lazily, see flash_file.c) and the geometry
+ * is the caller's (by default 4 KiB erase unit, 1-byte writes, 0xFF); its
+ * reads come from the page cache (FL_FLASH_READS_CACHED), and it starts
+ * the write-back of what it writes early, so that a sync waits for little. The
+ * MTD backend takes its geometry from the kernel (MEMGETINFO) and erases with
+ * MEMERASE; it refuses NAND, whose bad blocks it does not handle. Both reach
+ * the kernel through a small table of system calls (struct fl_flash_linux_sys)
+ * so that tests can substitute a fake device and make every call fail.
  *
  * Errors: open fails with a negative FL_E* code and describes why, naming
  * the path and the system's message, in a caller-owned struct
@@ -38,6 +40,8 @@ struct fl_flash_linux_diag {
  * back unchanged; it is for fakes. fstat reports only the file type bits
  * (S_IFMT of st_mode) and st_size. Offsets are 64-bit whatever the size of
  * off_t. A table must outlive every device opened with it.
+ * sync_file_range may be NULL (the write-back then starts at sync only);
+ * its failure is ignored: it is a hint, and sync reports what matters.
  */
 struct fl_flash_linux_sys {
 	unsigned version; /* FL_FLASH_LINUX_SYS_VERSION */
@@ -51,6 +55,8 @@ struct fl_flash_linux_sys {
 			  uint64_t off);
 	int (*ioctl)(void *ctx, int fd, unsigned long req, void *arg);
 	int (*fdatasync)(void *ctx, int fd);
+	int (*sync_file_range)(void *ctx, int fd, uint64_t off, uint64_t len,
+			       unsigned flags);
 };
 
 #define FL_FLASH_LINUX_SYS_VERSION 1u
