@@ -2,8 +2,9 @@
 # bss per object for rv32imc and cortex-m4 (freestanding cross-builds, -Os);
 # the slot manager + installer against the 8 KiB target; a firmware's agent
 # (cross/agent_image.c) against 24 KiB of code and 8 KiB of static RAM,
-# with the codec stubbed and, on rv32imc, with it (the device's real link;
-# cJSON and the C library named, not counted); and a loud failure if any
+# with the codec stubbed and with it (the device's real link, codec built
+# with FL_PROTO_COMPACT_DIAG; cJSON and the C library named, not counted),
+# each split by part; and a loud failure if any
 # portable object references the heap or stdio. See bench/sizes.sh.
 #   cmake --build <dir> --target bench_sizes
 add_custom_target(bench_sizes

@@ -8,12 +8,17 @@
 # (.data + .bss) against 8 KiB, without the MQTT, HTTP and TLS stacks,
 # Mbed TLS and the flash driver, which are the platform's, and with the
 # codec stubbed (cross/external_stub.c); the largest stack frames of the
-# agent's path; the Mbed TLS crypto port's object; and, for rv32imc when
-# picolibc is installed, the device's real link: the same image with the
-# codec (common/proto compiled against picolibc's headers: the manifest's
-# verification, the command's decoder, the encoders the MQTT adapter
-# calls), against the same targets; cJSON and the C library are not
-# counted and are named.
+# agent's path; the Mbed TLS crypto port's object; and, when the target's
+# C library is installed (picolibc for rv32imc, newlib for cortex-m4), the
+# device's real link: the same image with the codec (common/proto compiled
+# against that library's headers with FL_PROTO_COMPACT_DIAG, as
+# agent/esp32 builds it: the manifest's verification, the command's
+# decoder, the encoders the MQTT adapter calls), against the same targets;
+# cJSON and the C library are not counted and are named. Each link is
+# split by part (agent/core, codec, HAL, helpers, the crypto port, the
+# firmware stand-in, mem*/libgcc; bench/size_split.awk), and small
+# constants (.srodata, which the default RISC-V linker script puts among
+# the data) are counted as code.
 #
 # Builds the freestanding cross-builds (cross/build.sh, -Os, sections per
 # function) into BUILD_ROOT/cross-<arch>, then prints for each object its
@@ -41,7 +46,7 @@ TARGET_AGENT_RAM=8192
 AGENT="agent/core/agent.c agent/core/download.c agent/core/health.c
 agent/core/report.c agent/core/state.c agent/core/store_flash.c"
 # The codec (common/proto): what a device calls of it is the manifest's
-# verification (fl_manifest_verify, fl_manifest_check: the agent), the
+# verification (fl_manifest_verify_trusted, fl_manifest_check: the agent), the
 # command's decoder and the encoders of status, reported, health and
 # presence (the MQTT adapter, as cross/agent_image.c calls them).
 CODEC="common/proto/codec.c common/proto/manifest.c common/proto/json.c
@@ -116,6 +121,7 @@ link_agent() {
 	# shellcheck disable=SC2086
 	if ! $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -nostdlib -nostartfiles \
 		-Wl,--gc-sections -Wl,--entry=fl_agent_image_main $extra \
+		-Wl,-Map="$elf.map" \
 		-o "$elf" "$FL_CROSS_AGENT_IMAGE" "$@" -Wl,--start-group \
 		"$FL_CROSS_LIB" "$FL_CROSS_EXTERNAL_STUB" \
 		"$FL_CROSS_FREESTANDING" "$FL_CROSS_LIBGCC" -Wl,--end-group \
@@ -123,15 +129,28 @@ link_agent() {
 		echo "  $label: link FAILED, see $elf.log"
 		return
 	fi
+	split=$(awk -f "$src/bench/size_split.awk" "$elf.map")
+	# Small constants the default linker script puts among the data.
+	sro=$(echo "$split" | awk -F '\t' '$1 == "srodata" { print $2 }')
+	sro=${sro:-0}
 	# shellcheck disable=SC2046
 	set -- $(sections "$elf")
-	row "  $label" "$1" "$2" "$3" "$4"
+	row "  $label" "$1" "$(($2 + sro))" "$(($3 - sro))" "$4"
 	echo "    code (.text + .rodata${port_code:+, + the crypto port's $port_code})" \
 		"<= $TARGET_AGENT_CODE:" \
-		"$(verdict_of $(($1 + $2 + ${port_code:-0})) $TARGET_AGENT_CODE)"
+		"$(verdict_of $(($1 + $2 + sro + ${port_code:-0})) $TARGET_AGENT_CODE)"
 	echo "    static RAM (.data + .bss${port_ram:+, + the port's $port_ram})" \
 		"<= $TARGET_AGENT_RAM:" \
-		"$(verdict_of $(($3 + $4 + ${port_ram:-0})) $TARGET_AGENT_RAM)"
+		"$(verdict_of $(($3 - sro + $4 + ${port_ram:-0})) $TARGET_AGENT_RAM)"
+	[ "$sro" -gt 0 ] &&
+		echo "    (.srodata, $sro bytes of constants, counted as code:" \
+			"the default linker script puts it among the data)"
+	echo "    by part (code, RAM):"
+	[ -n "$port_code" ] &&
+		printf '      %-36s %7s %7s\n' "crypto port (crypto_mbedtls.c)" \
+			"$port_code" "$port_ram"
+	echo "$split" | awk -F '\t' '$1 != "srodata" {
+		printf "      %-36s %7d %7d\n", $1, $2, $3 }' | sort -k1,1
 }
 
 # The Mbed TLS crypto port's code and RAM (port_code, port_ram; empty when
@@ -197,19 +216,30 @@ agent_sizes() {
 	codec_sizes "$dir"
 }
 
-# rv32imc only: the device's real link, with the codec compiled hosted
-# (against picolibc's headers, as a firmware compiles it against its C
-# library) and linked --gc-sections from agent_image.c, which calls what
+# The device's real link, with the codec compiled hosted (against the C
+# library's headers, as a firmware compiles it) and linked --gc-sections from agent_image.c, which calls what
 # the MQTT adapter calls. cJSON and the C library are the platform's (ESP-IDF
 # ships both): they are left unresolved, not counted, and named.
 codec_sizes() {
 	dir=$1
-	# shellcheck disable=SC2086
-	specs=$($FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -print-file-name=picolibc.specs)
-	case $FL_CROSS_ARCH_FLAGS in *rv32*) ;; *) return ;; esac
-	if [ ! -f "$specs" ] || [ ! -f /usr/include/cjson/cJSON.h ]; then
-		echo "  device with the codec: not measured (needs picolibc and" \
-			"cJSON.h)"
+	# The C library's headers: picolibc's on rv32imc, newlib's (the
+	# toolchain's default) on cortex-m4.
+	case $FL_CROSS_ARCH_FLAGS in
+	*rv32*)
+		libc_flags=--specs=picolibc.specs
+		# shellcheck disable=SC2086
+		libc=$($FL_CROSS_CC $FL_CROSS_ARCH_FLAGS \
+			-print-file-name=picolibc.specs)
+		;;
+	*)
+		libc_flags=""
+		# shellcheck disable=SC2086
+		libc=$($FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -print-file-name=libc.a)
+		;;
+	esac
+	if [ ! -f "$libc" ] || [ ! -f /usr/include/cjson/cJSON.h ]; then
+		echo "  device with the codec: not measured (needs a C library" \
+			"for the target, picolibc or newlib, and cJSON.h)"
 		return
 	fi
 	mkdir -p "$dir/codec/inc"
@@ -218,8 +248,9 @@ codec_sizes() {
 	for f in $CODEC; do
 		o=$dir/codec/$(basename "$f" .c).o
 		# shellcheck disable=SC2086
-		if ! $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS --specs=picolibc.specs \
+		if ! $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS $libc_flags \
 			-Os -ffunction-sections -fdata-sections \
+			-DFL_PROTO_COMPACT_DIAG \
 			-I"$src/common/include" -I"$dir/codec/inc" \
 			-c "$src/$f" -o "$o" >"$o.log" 2>&1; then
 			echo "  device with the codec: $f did not compile, see" \
@@ -229,9 +260,10 @@ codec_sizes() {
 		objs="$objs $o"
 	done
 	echo "  the device's real link: the same with the codec (common/proto" \
-		"against picolibc's headers: manifest"
-	echo "  verify and check, cmd decode, status/reported/health/presence" \
-		"encode, topics):"
+		"against the C library's headers, with"
+	echo "  FL_PROTO_COMPACT_DIAG as agent/esp32 builds it: manifest verify" \
+		"and check, cmd decode,"
+	echo "  status/reported/health/presence encode, topics):"
 	# shellcheck disable=SC2086
 	link_agent "$dir" "agent + codec" \
 		"-Wl,--unresolved-symbols=ignore-all" $objs

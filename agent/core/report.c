@@ -53,39 +53,42 @@ static void publish(struct fl_agent *a)
 {
 	const struct fl_agent_transport *t = &a->cfg.transport;
 
-	(void)t->ops->publish_status(t->ctx, &a->status);
+	(void)t->ops->publish_status(t->ctx, &a->scratch.status);
 }
 
 static void status_head(struct fl_agent *a, uint32_t job)
 {
-	memset(&a->status, 0, sizeof(a->status));
-	a->status.job = job;
-	a->status.boot = a->st.boot;
-	a->status.n = ++a->status_n;
-	a->status.ts = fl_agent__wall(a);
+	struct fl_status *m = &a->scratch.status;
+
+	memset(m, 0, sizeof(*m));
+	m->job = job;
+	m->boot = a->st.boot;
+	m->n = ++a->status_n;
+	m->ts = fl_agent__wall(a);
 }
 
 void fl_agent__answer(struct fl_agent *a, uint32_t job, uint8_t state,
 		      uint8_t result, const char *reason, const char *detail,
 		      const char *version)
 {
+	struct fl_status *m = &a->scratch.status;
+
 	if (job == 0)
 		return;
 	status_head(a, job);
-	a->status.state = state;
-	a->status.result = result;
-	fl_agent__token(a->status.reason, NULL, reason);
-	text_copy(a->status.detail, sizeof(a->status.detail), detail);
+	m->state = state;
+	m->result = result;
+	fl_agent__token(m->reason, NULL, reason);
+	text_copy(m->detail, sizeof(m->detail), detail);
 	if (version != NULL)
-		(void)fl_strlcpy(a->status.version, version,
-				 sizeof(a->status.version));
+		(void)fl_strlcpy(m->version, version, sizeof(m->version));
 	publish(a);
 }
 
 void fl_agent__status(struct fl_agent *a, const char *reason_override)
 {
 	const struct fl_agent_job *j = &a->st.job;
-	struct fl_status *m = &a->status;
+	struct fl_status *m = &a->scratch.status;
 
 	if (j->id == 0 || j->phase == FL_AGENT_NONE)
 		return;

@@ -93,8 +93,9 @@ int fl_proto__check_str(const char *s, size_t size, int cs)
 	return 0;
 }
 
-void fl_proto__diag(struct fl_proto_diag *d, const char *field,
-		    const char *what)
+/* In parentheses: not the FL_PROTO_COMPACT_DIAG macro of the header. */
+void(fl_proto__diag)(struct fl_proto_diag *d, const char *field,
+		     const char *what)
 {
 	size_t n;
 
@@ -102,7 +103,7 @@ void fl_proto__diag(struct fl_proto_diag *d, const char *field,
 		return;
 	(void)fl_strlcpy(d->msg, field, sizeof(d->msg));
 	n = strlen(d->msg);
-	if (n + 2 < sizeof(d->msg)) {
+	if (what != NULL && n + 2 < sizeof(d->msg)) {
 		d->msg[n] = ':';
 		d->msg[n + 1] = ' ';
 		(void)fl_strlcpy(d->msg + n + 2, what, sizeof(d->msg) - n - 2);

@@ -12,103 +12,145 @@
 #include "fl/err.h"
 #include "proto_internal.h"
 
-struct name {
-	int value;
-	const char *name;
+/*
+ * A vocabulary is the names of values 0, 1, 2 ... in order, each ended by
+ * a NUL, in one string; a value without a name has an empty one. So a
+ * lookup walks one string, and a name costs its bytes and nothing else
+ * (no table of pointers); the results' unused values 10..31 cost a byte
+ * each.
+ */
+struct vocab {
+	const char *names;
+	uint8_t count; /* values 0..count-1 */
 };
 
-static const struct name results[] = {
-	{FL_RESULT_NONE, "none"},
-	{FL_RESULT_SUCCESS, "success"},
-	{FL_RESULT_NO_FLASH, "not_enough_flash"},
-	{FL_RESULT_NO_RAM, "out_of_ram"},
-	{FL_RESULT_CONNECTION_LOST, "connection_lost"},
-	{FL_RESULT_INTEGRITY, "integrity_failure"},
-	{FL_RESULT_UNSUPPORTED_PACKAGE, "unsupported_package"},
-	{FL_RESULT_INVALID_URI, "invalid_uri"},
-	{FL_RESULT_FAILED, "update_failed"},
-	{FL_RESULT_UNSUPPORTED_PROTOCOL, "unsupported_protocol"},
-	{FL_RESULT_RETRY_LATER, "retry_later"},
-	{FL_RESULT_REJECTED, "rejected"},
-	{FL_RESULT_REVERTED, "reverted"},
-	{FL_RESULT_ROLLED_BACK, "rolled_back"},
-	{FL_RESULT_ROLLBACK_FAILED, "rollback_failed"},
-	{FL_RESULT_CANCELLED, "cancelled"},
-	{FL_RESULT_EXPIRED, "expired"},
-	{FL_RESULT_BAD_SIGNATURE, "bad_signature"},
-	{FL_RESULT_WRONG_MODEL, "wrong_model"},
-	{FL_RESULT_DOWNGRADE, "downgrade_refused"},
-	{FL_RESULT_ANTI_ROLLBACK, "anti_rollback"},
-	{FL_RESULT_BAD_MANIFEST, "invalid_manifest"},
-	{FL_RESULT_NOT_APPLICABLE, "not_applicable"},
-	{FL_RESULT_STALE, "stale"},
-	{FL_RESULT_BAD_COMMAND, "invalid_command"},
+enum {
+	V_RESULTS,
+	V_STATES,
+	V_SLOT_STATES,
+	V_RESETS,
+	V_CMD_TYPES,
+	V_ACTIVATES,
+	V_TOPIC_KINDS
 };
 
-static const struct name states[] = {
-	{FL_STATE_IDLE, "idle"},
-	{FL_STATE_DOWNLOADING, "downloading"},
-	{FL_STATE_DOWNLOADED, "downloaded"},
-	{FL_STATE_UPDATING, "updating"},
-	{FL_STATE_WAITING, "waiting"},
-	{FL_STATE_TRIAL, "trial"},
+/* One array, not one object each: all of it in .rodata. */
+static const struct vocab vocabs[] = {
+	[V_RESULTS] =
+		{
+			"none\0"
+			"success\0"
+			"not_enough_flash\0"
+			"out_of_ram\0"
+			"connection_lost\0"
+			"integrity_failure\0"
+			"unsupported_package\0"
+			"invalid_uri\0"
+			"update_failed\0"
+			"unsupported_protocol\0"
+			/* 10..31: LwM2M's range, unused */
+			"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+			"retry_later\0"
+			"rejected\0"
+			"reverted\0"
+			"rolled_back\0"
+			"rollback_failed\0"
+			"cancelled\0"
+			"expired\0"
+			"bad_signature\0"
+			"wrong_model\0"
+			"downgrade_refused\0"
+			"anti_rollback\0"
+			"invalid_manifest\0"
+			"not_applicable\0"
+			"stale\0"
+			"invalid_command",
+			FL_RESULT_BAD_COMMAND + 1,
+		},
+	[V_STATES] =
+		{
+			"idle\0"
+			"downloading\0"
+			"downloaded\0"
+			"updating\0"
+			"waiting\0"
+			"trial",
+			FL_STATE_TRIAL + 1,
+		},
+	[V_SLOT_STATES] =
+		{
+			"empty\0"
+			"writing\0"
+			"staged\0"
+			"trial\0"
+			"confirmed\0"
+			"bad",
+			FL_WIRE_SLOT_BAD + 1,
+		},
+	[V_RESETS] =
+		{
+			"unknown\0"
+			"power_on\0"
+			"software\0"
+			"watchdog\0"
+			"brownout\0"
+			"panic",
+			FL_WIRE_RESET_PANIC + 1,
+		},
+	[V_CMD_TYPES] =
+		{
+			/* FL_CMD_NONE: no name */
+			"\0"
+			"offer\0"
+			"cancel\0"
+			"rollback",
+			FL_CMD_ROLLBACK + 1,
+		},
+	[V_ACTIVATES] =
+		{
+			"now\0"
+			"idle\0"
+			"window",
+			FL_ACTIVATE_WINDOW + 1,
+		},
+	[V_TOPIC_KINDS] =
+		{
+			"presence\0"
+			"reported\0"
+			"cmd\0"
+			"status\0"
+			"health",
+			FL_TOPIC_KINDS,
+		},
 };
 
-static const struct name slot_states[] = {
-	{FL_WIRE_SLOT_EMPTY, "empty"},
-	{FL_WIRE_SLOT_WRITING, "writing"},
-	{FL_WIRE_SLOT_STAGED, "staged"},
-	{FL_WIRE_SLOT_TRIAL, "trial"},
-	{FL_WIRE_SLOT_CONFIRMED, "confirmed"},
-	{FL_WIRE_SLOT_BAD, "bad"},
-};
+_Static_assert(FL_RESULT_BAD_COMMAND == 46 && FL_STATE_TRIAL == 5 &&
+		       FL_WIRE_SLOT_BAD == 5 && FL_WIRE_RESET_PANIC == 5 &&
+		       FL_CMD_ROLLBACK == 3 && FL_ACTIVATE_WINDOW == 2 &&
+		       FL_TOPIC_KINDS == 5,
+	       "the vocabularies above list every value in order");
 
-static const struct name resets[] = {
-	{FL_WIRE_RESET_UNKNOWN, "unknown"},
-	{FL_WIRE_RESET_POWER_ON, "power_on"},
-	{FL_WIRE_RESET_SOFTWARE, "software"},
-	{FL_WIRE_RESET_WATCHDOG, "watchdog"},
-	{FL_WIRE_RESET_BROWNOUT, "brownout"},
-	{FL_WIRE_RESET_PANIC, "panic"},
-};
-
-static const struct name cmd_types[] = {
-	{FL_CMD_OFFER, "offer"},
-	{FL_CMD_CANCEL, "cancel"},
-	{FL_CMD_ROLLBACK, "rollback"},
-};
-
-static const struct name activates[] = {
-	{FL_ACTIVATE_NOW, "now"},
-	{FL_ACTIVATE_IDLE, "idle"},
-	{FL_ACTIVATE_WINDOW, "window"},
-};
-
-static const struct name topic_kinds[] = {
-	{FL_TOPIC_PRESENCE, "presence"}, {FL_TOPIC_REPORTED, "reported"},
-	{FL_TOPIC_CMD, "cmd"},		 {FL_TOPIC_STATUS, "status"},
-	{FL_TOPIC_HEALTH, "health"},
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *lookup_name(const struct name *t, size_t n, int value)
+/* The name of value v (NULL when v has none); the value of a name. */
+static const char *lookup_name(const struct vocab *t, int value)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (t[i].value == value)
-			return t[i].name;
-	}
-	return NULL;
+	const char *p = t->names;
+
+	if (value < 0 || value >= t->count)
+		return NULL;
+	for (int i = 0; i < value; i++)
+		p += strlen(p) + 1;
+	return p[0] != '\0' ? p : NULL;
 }
 
-static int lookup_value(int *out, const struct name *t, size_t n,
-			const char *name)
+static int lookup_value(int *out, const struct vocab *t, const char *name)
 {
-	if (name == NULL)
+	const char *p = t->names;
+
+	if (name == NULL || name[0] == '\0')
 		return FL_EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(t[i].name, name) == 0) {
-			*out = t[i].value;
+	for (int i = 0; i < t->count; i++, p += strlen(p) + 1) {
+		if (strcmp(p, name) == 0) {
+			*out = i;
 			return 0;
 		}
 	}
@@ -117,12 +159,12 @@ static int lookup_value(int *out, const struct name *t, size_t n,
 
 const char *fl_result_name(int result)
 {
-	return lookup_name(results, COUNT(results), result);
+	return lookup_name(&vocabs[V_RESULTS], result);
 }
 
 int fl_result_parse(int *out, const char *name)
 {
-	return lookup_value(out, results, COUNT(results), name);
+	return lookup_value(out, &vocabs[V_RESULTS], name);
 }
 
 bool fl_result_is_final(int result)
@@ -141,57 +183,57 @@ int fl_result_lwm2m(int result)
 
 const char *fl_update_state_name(int state)
 {
-	return lookup_name(states, COUNT(states), state);
+	return lookup_name(&vocabs[V_STATES], state);
 }
 
 int fl_update_state_parse(int *out, const char *name)
 {
-	return lookup_value(out, states, COUNT(states), name);
+	return lookup_value(out, &vocabs[V_STATES], name);
 }
 
 const char *fl_wire_slot_state_name(int state)
 {
-	return lookup_name(slot_states, COUNT(slot_states), state);
+	return lookup_name(&vocabs[V_SLOT_STATES], state);
 }
 
 int fl_proto__slot_state_parse(int *out, const char *name)
 {
-	return lookup_value(out, slot_states, COUNT(slot_states), name);
+	return lookup_value(out, &vocabs[V_SLOT_STATES], name);
 }
 
 const char *fl_wire_reset_name(int reset)
 {
-	return lookup_name(resets, COUNT(resets), reset);
+	return lookup_name(&vocabs[V_RESETS], reset);
 }
 
 int fl_proto__reset_parse(int *out, const char *name)
 {
-	return lookup_value(out, resets, COUNT(resets), name);
+	return lookup_value(out, &vocabs[V_RESETS], name);
 }
 
 const char *fl_cmd_type_name(int type)
 {
-	return lookup_name(cmd_types, COUNT(cmd_types), type);
+	return lookup_name(&vocabs[V_CMD_TYPES], type);
 }
 
 int fl_proto__cmd_type_parse(int *out, const char *name)
 {
-	return lookup_value(out, cmd_types, COUNT(cmd_types), name);
+	return lookup_value(out, &vocabs[V_CMD_TYPES], name);
 }
 
 const char *fl_proto__activate_name(int a)
 {
-	return lookup_name(activates, COUNT(activates), a);
+	return lookup_name(&vocabs[V_ACTIVATES], a);
 }
 
 int fl_proto__activate_parse(int *out, const char *name)
 {
-	return lookup_value(out, activates, COUNT(activates), name);
+	return lookup_value(out, &vocabs[V_ACTIVATES], name);
 }
 
 const char *fl_topic_kind_name(int kind)
 {
-	return lookup_name(topic_kinds, COUNT(topic_kinds), kind);
+	return lookup_name(&vocabs[V_TOPIC_KINDS], kind);
 }
 
 /* ---- topics ------------------------------------------------------------ */

@@ -35,9 +35,18 @@ enum fl_cs {
  * presence. Returns 0, FL_EINVAL or FL_ETOOBIG. */
 int fl_proto__check_str(const char *s, size_t size, int cs);
 
-/* Writes "field: what" into d (d may be NULL). */
+/*
+ * Writes "field: what" into d (d may be NULL). Built with
+ * FL_PROTO_COMPACT_DIAG (a microcontroller's choice: bench/sizes.sh), the
+ * macro below drops the reason at compile time, so no reason's text is
+ * linked: d receives the field name alone ("manifest.sig"), and every
+ * function returns the same error code as in the default build.
+ */
 void fl_proto__diag(struct fl_proto_diag *d, const char *field,
 		    const char *what);
+#ifdef FL_PROTO_COMPACT_DIAG
+#define fl_proto__diag(d, field, what) fl_proto__diag(d, field, NULL)
+#endif
 
 /* Bounds the input (FL_PROTO_MSG_MAX bytes, FL_PROTO_NODES_MAX values,
  * FL_PROTO_DEPTH_MAX levels, no NUL byte, no \u0000 escape) before cJSON
