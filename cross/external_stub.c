@@ -10,18 +10,19 @@
 #include "fl/err.h"
 #include "fl/proto.h"
 
-int fl_manifest_verify(struct fl_manifest *out,
-		       const struct fl_manifest_env *env,
-		       const struct fl_manifest_key *keys, unsigned n_keys,
-		       const struct fl_crypto_ops *c,
-		       struct fl_proto_diag *diag)
+int fl_manifest_verify_trusted(struct fl_manifest *out,
+			       struct fl_manifest_signer *who,
+			       const struct fl_manifest_env *env,
+			       const struct fl_manifest_trust *trust,
+			       const struct fl_crypto_ops *c,
+			       struct fl_proto_diag *diag)
 {
 	(void)out;
 	(void)env;
-	(void)keys;
-	(void)n_keys;
+	(void)trust;
 	(void)c;
 	(void)diag;
+	who->reason = "";
 	return FL_ENOTSUP;
 }
 

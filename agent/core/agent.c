@@ -116,6 +116,8 @@ int fl_agent__finish(struct fl_agent *a, uint8_t result, const char *reason)
 	int rc;
 
 	fl_agent__dl_abort(a);
+	fl_agent__seal_reset(a);
+	memset(j->enc_key, 0, sizeof(j->enc_key)); /* no longer needed */
 	j->phase = FL_AGENT_DONE;
 	j->result = result;
 	fl_agent__token(j->reason, NULL, reason);
@@ -149,8 +151,9 @@ static int check_config(const struct fl_agent_config *c)
 {
 	if (c == NULL || c->slots == NULL || c->crypto == NULL ||
 	    c->crypto->version != FL_CRYPTO_OPS_VERSION ||
-	    c->crypto->p256_verify == NULL || c->keys == NULL ||
-	    c->n_keys == 0 ||
+	    c->crypto->p256_verify == NULL || c->n_keys + c->n_roots == 0 ||
+	    (c->n_keys > 0 && c->keys == NULL) ||
+	    (c->n_roots > 0 && c->roots == NULL) ||
 	    (c->n_rollback_kids > 0 && c->rollback_kids == NULL) ||
 	    c->model == NULL || c->model[0] == '\0' ||
 	    c->n_labels > FL_PROTO_LABELS_MAX ||
@@ -484,37 +487,35 @@ static bool holds_image(const struct fl_slot_info *in,
 	       memcmp(in->sha256, j->sha256, FL_SHA256_BYTES) == 0;
 }
 
-static bool is_rollback_key(const struct fl_agent *a,
-			    const uint8_t kid[FL_MANIFEST_KID_BYTES])
-{
-	if (a->cfg.n_rollback_kids == 0)
-		return true;
-	for (unsigned i = 0; i < a->cfg.n_rollback_kids; i++)
-		if (memcmp(a->cfg.rollback_kids[i], kid,
-			   FL_MANIFEST_KID_BYTES) == 0)
-			return true;
-	return false;
-}
-
-/* Verifies the command's manifest and fills the job from it. Returns the
- * final result that refuses it (with *reason), or FL_RESULT_NONE. */
+/* Verifies the command's manifest into a->scratch.manifest (signature
+ * chain first: fl_manifest_verify_trusted) and checks that it applies.
+ * Returns the final result that refuses it (with *reason), or
+ * FL_RESULT_NONE with *key_floor set to its certificate's floor. */
 static uint8_t verify(struct fl_agent *a, const struct fl_cmd *c,
-		      struct fl_agent_job *j, const char **reason)
+		      const char **reason, uint16_t *key_floor)
 {
 	struct fl_slots *s = fl_agent__slots(a);
 	struct fl_manifest *m = &a->scratch.manifest;
 	const struct fl_slot_info *run = &s->info[fl_slots_booted(s)];
+	struct fl_manifest_trust t;
+	struct fl_manifest_signer who;
 	struct fl_manifest_facts f;
 	int rc, why = FL_RESULT_NONE;
 
-	*reason = "";
-	rc = fl_manifest_verify(m, &c->manifest, a->cfg.keys, a->cfg.n_keys,
-				a->cfg.crypto, NULL);
-	if (rc == FL_ENOENT) {
-		*reason = "unknown_key";
-		return FL_RESULT_BAD_SIGNATURE;
-	}
-	if (rc == FL_EVERIFY)
+	memset(&t, 0, sizeof(t));
+	t.keys = a->cfg.keys;
+	t.n_keys = a->cfg.n_keys;
+	t.rollback_kids = a->cfg.rollback_kids;
+	t.n_rollback_kids = a->cfg.n_rollback_kids;
+	t.roots = a->cfg.roots;
+	t.n_roots = a->cfg.n_roots;
+	t.key_floor = a->st.key_floor;
+	t.now = fl_agent__wall(a);
+	rc = fl_manifest_verify_trusted(m, &who, &c->manifest, &t,
+					a->cfg.crypto, NULL);
+	*reason = who.reason;
+	if (rc == FL_ENOENT || rc == FL_EVERIFY || rc == FL_EROLLBACK ||
+	    rc == FL_ESTATE)
 		return FL_RESULT_BAD_SIGNATURE;
 	if (rc == FL_EINVAL || rc == FL_ETOOBIG || rc == FL_ENOTSUP)
 		return FL_RESULT_BAD_MANIFEST;
@@ -522,29 +523,17 @@ static uint8_t verify(struct fl_agent *a, const struct fl_cmd *c,
 		*reason = "crypto";
 		return FL_RESULT_FAILED;
 	}
-	/* Signed: copy what the job needs, so nothing is parsed again. */
-	(void)fl_strlcpy(j->version, m->version, sizeof(j->version));
-	(void)fl_strlcpy(j->url, m->url, sizeof(j->url));
-	j->length = m->length;
-	memcpy(j->sha256, m->sha256, FL_SHA256_BYTES);
-	j->seq = m->seq;
-	j->expires = m->expires;
+	*key_floor = who.floor;
 	if (c->type == FL_CMD_ROLLBACK && !m->is_rollback) {
 		*reason = "not_a_rollback_manifest";
 		return FL_RESULT_BAD_COMMAND;
-	}
-	if (m->is_rollback && !is_rollback_key(a, c->manifest.kid)) {
-		*reason = "not_a_rollback_key";
-		return FL_RESULT_BAD_SIGNATURE;
 	}
 	memset(&f, 0, sizeof(f));
 	f.model = a->cfg.model;
 	f.component = a->cfg.component;
 	f.current_version = run->version;
-	f.now = fl_agent__wall(a);
+	f.now = t.now;
 	f.floor = fl_slots_floor(s);
-	if (f.now != 0)
-		j->flags |= FL_AGENT_JOB_EXPIRY_DONE;
 	rc = fl_manifest_check(m, &f, &why);
 	if (rc == FL_EINVAL) {
 		*reason = "facts";
@@ -554,7 +543,7 @@ static uint8_t verify(struct fl_agent *a, const struct fl_cmd *c,
 		return (uint8_t)why;
 	if (m->length > s->cfg.slot[fl_agent__inactive(a)].size)
 		return FL_RESULT_NO_FLASH;
-	return FL_RESULT_NONE;
+	return fl_agent__seal_admit(a, c, m, reason);
 }
 
 /* Takes job J (> last_job): docs/protocol.md, device rule 5. */
@@ -564,6 +553,7 @@ static int take(struct fl_agent *a, const struct fl_cmd *c)
 	struct fl_agent_job *j = &a->st.job;
 	const char *reason = "";
 	uint32_t prev = 0, trial_job = 0;
+	uint16_t key_floor = 0;
 	uint8_t result;
 	bool is_running_trial =
 		s->info[fl_slots_booted(s)].state == FL_SLOT_TRIAL;
@@ -577,13 +567,27 @@ static int take(struct fl_agent *a, const struct fl_cmd *c)
 				 NULL);
 		return 0;
 	}
+	if (c->job == a->st.precancelled) {
+		result = FL_RESULT_CANCELLED; /* the cancel overtook it */
+		reason = "requested";
+	} else {
+		result = verify(a, c, &reason, &key_floor);
+		if (result != FL_RESULT_NONE) {
+			/* Refused: answered, and nothing changes. A forged,
+			 * replayed or inapplicable manifest neither moves
+			 * last_job nor supersedes the current job. */
+			fl_agent__answer(a, c->job, FL_STATE_IDLE, result,
+					 reason, NULL, NULL);
+			return 0;
+		}
+	}
 	if (is_unactivated(j->phase))
 		prev = j->id; /* superseded */
 	if (is_running_trial && c->type == FL_CMD_ROLLBACK)
 		trial_job = s->info[fl_slots_booted(s)].attempt_id;
 
-	/* Taken, whatever the manifest says: the job is replaced in RAM
-	 * and persisted once, before anything else happens. */
+	/* Taken: the job is replaced in RAM and persisted once, before
+	 * anything else happens. */
 	fl_agent__dl_abort(a);
 	memset(j, 0, sizeof(*j));
 	j->id = c->job;
@@ -594,11 +598,22 @@ static int take(struct fl_agent *a, const struct fl_cmd *c)
 	j->health_window_s = c->health_window_s;
 	j->n_limits = c->n_limits;
 	memcpy(j->limits, c->limits, sizeof(j->limits));
-	if (c->job == a->st.precancelled) {
-		result = FL_RESULT_CANCELLED; /* the cancel overtook it */
-		reason = "requested";
-	} else {
-		result = verify(a, c, j, &reason);
+	if (result == FL_RESULT_NONE) {
+		/* Signed: copy what the job needs, so nothing is parsed
+		 * again. */
+		const struct fl_manifest *m = &a->scratch.manifest;
+
+		(void)fl_strlcpy(j->version, m->version, sizeof(j->version));
+		(void)fl_strlcpy(j->url, m->url, sizeof(j->url));
+		j->length = m->length;
+		memcpy(j->sha256, m->sha256, FL_SHA256_BYTES);
+		j->seq = m->seq;
+		j->expires = m->expires;
+		fl_agent__seal_job(a, m);
+		if (fl_agent__wall(a) != 0)
+			j->flags |= FL_AGENT_JOB_EXPIRY_DONE;
+		if (key_floor > a->st.key_floor)
+			a->st.key_floor = key_floor; /* saved with the job */
 	}
 	if (result == FL_RESULT_NONE && !is_running_trial &&
 	    holds_image(&s->info[fl_slots_booted(s)], j)) {

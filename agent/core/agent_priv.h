@@ -8,6 +8,8 @@
  *   download.c  the download: installer, ranges, checkpoints, retries
  *   health.c    the trial's health check, commit or reject; health reports
  *   report.c    status and reported messages
+ *   sealed.c    encrypted images: the key at the offer, the download
+ *               through the unseal stage (unseal.c)
  *   state.c     the persisted state's pinned format
  *   store_flash.c  the store port over a flash area
  */
@@ -85,6 +87,32 @@ int fl_agent__dl_poll(struct fl_agent *a, uint64_t now);
 void fl_agent__dl_abort(struct fl_agent *a);
 /* After a reboot: the slot says the image failed its digest. */
 int fl_agent__dl_digest_failed(struct fl_agent *a);
+/* Ends the job after the installer refused or failed. */
+int fl_agent__dl_install_failed(struct fl_agent *a, int err);
+
+/* sealed.c */
+bool fl_agent__is_sealed(const struct fl_agent *a);
+/* What the transfer fetches (the container for an encrypted job), and how
+ * far it has come. */
+uint32_t fl_agent__dl_total(const struct fl_agent *a);
+uint32_t fl_agent__dl_pos(const struct fl_agent *a);
+/* At the offer, after the manifest verified: FL_RESULT_NONE when the
+ * device can open the image (the content key is then in a->seal_key),
+ * else the result that refuses it, with *reason. */
+uint8_t fl_agent__seal_admit(struct fl_agent *a, const struct fl_cmd *c,
+			     const struct fl_manifest *m, const char **reason);
+/* Copies the manifest's container fields and the key into the new job. */
+void fl_agent__seal_job(struct fl_agent *a, const struct fl_manifest *m);
+/* Forgets the stage (the image starts again at 0, or the job ends). */
+void fl_agent__seal_reset(struct fl_agent *a);
+/* The container offset to ask for, once the installer is ready; may
+ * start the image again. *is_ended: the job ended (the return value is
+ * then the store's). */
+int fl_agent__seal_from(struct fl_agent *a, uint32_t *from, bool *is_ended);
+/* Container bytes of the transfer: as fl_agent_on_dl_data returns. */
+int fl_agent__seal_data(struct fl_agent *a, const void *data, size_t len);
+bool fl_agent__seal_complete(const struct fl_agent *a);
+bool fl_agent__seal_truncated(const struct fl_agent *a);
 
 /* health.c */
 void fl_agent__trial_begin(struct fl_agent *a);

@@ -46,6 +46,7 @@ static void target_of(const struct fl_agent *a, struct fl_install_target *t)
 /* Ends the job after the installer refused or failed. */
 static int install_failed(struct fl_agent *a, int err)
 {
+	fl_agent__seal_reset(a);
 	switch (err) {
 	case FL_EROLLBACK:
 		return fl_agent__finish(a, FL_RESULT_ANTI_ROLLBACK, "");
@@ -103,7 +104,7 @@ static int failed_try(struct fl_agent *a, uint64_t now)
 	int rc;
 
 	j->dl_tries++;
-	if (a->in.state == FL_INSTALL_WRITING) {
+	if (a->in.state == FL_INSTALL_WRITING && !fl_agent__is_sealed(a)) {
 		rc = fl_install_checkpoint(&a->in, &off);
 		if (rc != 0)
 			return install_failed(a, rc);
@@ -147,6 +148,11 @@ static int prepare(struct fl_agent *a, uint32_t *from)
 	return 0;
 }
 
+int fl_agent__dl_install_failed(struct fl_agent *a, int err)
+{
+	return install_failed(a, err);
+}
+
 /* Forgets the bytes written: the next transfer starts at 0 (the record
  * stays WRITING for this job, so resume(0) reuses it). */
 static void restart_at_zero(struct fl_agent *a)
@@ -155,6 +161,7 @@ static void restart_at_zero(struct fl_agent *a)
 	a->st.job.offset = 0;
 	a->st.job.flags &= (uint8_t)~FL_AGENT_JOB_SPLICED;
 	a->ckpt_bytes = 0;
+	fl_agent__seal_reset(a);
 }
 
 int fl_agent__dl_poll(struct fl_agent *a, uint64_t now)
@@ -170,18 +177,28 @@ int fl_agent__dl_poll(struct fl_agent *a, uint64_t now)
 	rc = prepare(a, &from);
 	if (rc != 0)
 		return install_failed(a, rc);
+	if (fl_agent__is_sealed(a)) {
+		bool is_ended;
+
+		rc = fl_agent__seal_from(a, &from, &is_ended);
+		if (is_ended || rc != 0)
+			return rc;
+	}
 	if (from > 0)
 		j->flags |= FL_AGENT_JOB_SPLICED;
 	memset(&req, 0, sizeof(req));
 	req.url = j->url;
 	req.offset = from;
-	req.length = j->length;
+	req.length = fl_agent__dl_total(a);
 	req.validator = from > 0 ? j->validator : "";
 	a->dl_offset = from;
 	a->is_dl_active = true;
 	a->has_response = false;
 	a->progress_ms = now;
 	a->progress_bytes = from;
+	/* What is durable now was checkpointed: the next checkpoint is due
+	 * checkpoint_min_ms from here, not at the first bytes. */
+	a->ckpt_ms = now;
 	rc = d->ops->start(d->ctx, &req);
 	if (rc != 0) {
 		a->is_dl_active = false;
@@ -253,7 +270,8 @@ static int on_response(struct fl_agent *a, const struct fl_agent_dl_response *r)
 			rc = failed_try(a, fl_agent__mono(a));
 			return rc != 0 ? rc : FL_EINVAL;
 		}
-		if (r->total_bytes != 0 && r->total_bytes != j->length) {
+		if (r->total_bytes != 0 &&
+		    r->total_bytes != fl_agent__dl_total(a)) {
 			a->is_dl_active = false;
 			rc = fl_agent__finish(a, FL_RESULT_INTEGRITY, "length");
 			return rc != 0 ? rc : FL_ETOOBIG;
@@ -307,19 +325,26 @@ static int on_data(struct fl_agent *a, const void *data, size_t len)
 	    a->in.state != FL_INSTALL_WRITING)
 		return FL_ESTATE;
 	j = &a->st.job;
-	if (len > j->length - a->in.written) {
+	if (len > fl_agent__dl_total(a) - fl_agent__dl_pos(a)) {
 		/* Never a byte past the signed length. */
 		a->is_dl_active = false;
 		rc = fl_agent__finish(a, FL_RESULT_INTEGRITY, "too_long");
 		return rc != 0 ? rc : FL_ETOOBIG;
 	}
-	rc = fl_install_write(&a->in, data, len);
+	if (fl_agent__is_sealed(a)) {
+		rc = fl_agent__seal_data(a, data, len);
+		if (rc != 0)
+			return rc;
+	} else {
+		rc = fl_install_write(&a->in, data, len);
+	}
 	if (rc != 0) {
 		a->is_dl_active = false;
 		rc = install_failed(a, rc);
 		return rc != 0 ? rc : FL_EINVAL;
 	}
-	if (a->in.flushed - a->ckpt_bytes >= a->cfg.checkpoint_bytes &&
+	if (!fl_agent__is_sealed(a) &&
+	    a->in.flushed - a->ckpt_bytes >= a->cfg.checkpoint_bytes &&
 	    (a->cfg.checkpoint_min_ms == 0 ||
 	     fl_agent__mono(a) - a->ckpt_ms >= a->cfg.checkpoint_min_ms)) {
 		rc = checkpoint(a);
@@ -349,10 +374,16 @@ static int on_done(struct fl_agent *a, int err)
 		return FL_ESTATE;
 	a->is_dl_active = false;
 	j = &a->st.job;
-	if (err != 0 || !a->has_response || a->in.written != j->length) {
+	if (fl_agent__is_sealed(a) && fl_agent__seal_truncated(a)) {
+		fl_agent__seal_reset(a);
+		return fl_agent__finish(a, FL_RESULT_INTEGRITY, "truncated");
+	}
+	if (err != 0 || !a->has_response || a->in.written != j->length ||
+	    (fl_agent__is_sealed(a) && !fl_agent__seal_complete(a))) {
 		a->wait_reason[0] = '\0';
 		return failed_try(a, fl_agent__mono(a));
 	}
+	fl_agent__seal_reset(a);
 	rc = fl_install_finish(&a->in);
 	if (rc == FL_EVERIFY)
 		return fl_agent__dl_digest_failed(a);

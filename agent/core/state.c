@@ -4,13 +4,14 @@
  * and CRC) and read back by any later agent version, including the one in
  * the image being tried.
  *
- * Layout, format 1 (STATE_BYTES = 646 bytes; docs/formats.md, "Agent
- * persisted state"):
+ * Layout, format 1 revision 2 (STATE_BYTES = 728 bytes; docs/formats.md,
+ * "Agent persisted state"):
  *
  *   off size field                 off size field
- *     0   4 magic "FLAG"            48   4 job.offset
- *     4   1 format (1)              52  32 job.sha256
- *     5   3 zero                    84   8 job.seq
+ *     0   4 magic "FLAG"            44   4 job.length
+ *     4   1 format (1)              48   4 job.offset
+ *     5   1 revision (1)            52  32 job.sha256
+ *     6   2 zero                    84   8 job.seq
  *     8   4 boot                    92   8 job.expires
  *    12   4 last_job               100  32 job.version  (NUL-padded)
  *    16   4 precancelled           132 201 job.url      (NUL-padded)
@@ -21,21 +22,27 @@
  *    27   1 job.flags                      metric[32], has_min, has_max,
  *    28   1 job.reset                      min, max (IEEE 754 binary64,
  *    29   1 job.activate                   as a little-endian u64)
- *    30   2 job.window_start_min
- *    32   2 job.window_end_min
- *    34   2 job.dl_tries
- *    36   2 job.pre_tries
- *    38   2 zero
- *    40   4 job.health_window_s
- *    44   4 job.length
+ *    30   2 job.window_start_min   646   2 key_floor (revision >= 1)
+ *    32   2 job.window_end_min     648   2 zero
+ *    34   2 job.dl_tries           650   1 job.enc_zip (revision >= 2)
+ *    36   2 job.pre_tries          651   1 zero
+ *    38   2 zero                   652   4 job.enc_chunk
+ *    40   4 job.health_window_s    656   4 job.enc_length
+ *                                  660   4 job.enc_offset
+ *                                  664  32 job.enc_key
+ *                                  696  32 job.enc_header
  *
  * Version rule: decode reads format 1 only (the byte is compared for
- * equality) and ignores bytes after the 646th. So a later agent may append
- * fields (up to FL_AGENT_BLOB_MAX) and must keep writing format 1, because
- * after a revert the older agent reads what it wrote; another format number
- * is a layout older agents refuse (FL_ECORRUPT: fl_agent_init then halts
- * without overwriting it). Strings must be NUL-terminated within their
- * field.
+ * equality) and ignores bytes after those it knows. So a later agent
+ * appends fields (up to FL_AGENT_BLOB_MAX), says so in the revision byte
+ * and keeps writing format 1, because after a revert or a rollback the
+ * older agent reads what it wrote; another format number is a layout older
+ * agents refuse (FL_ECORRUPT: fl_agent_init then halts without overwriting
+ * it). Migration: a blob of revision 0 (646 bytes, from an agent before
+ * revision 1, which writes bytes 5..7 as zero) reads with key_floor 0, and
+ * is written back as revision 1; one of revision 1 (650 bytes) reads with
+ * no encrypted job, and is written back as revision 2. Strings must be
+ * NUL-terminated within their field.
  */
 #include <string.h>
 
@@ -43,8 +50,9 @@
 #include "fl/bytes.h"
 #include "fl/err.h"
 
-#define STATE_MAGIC  0x47414C46u /* "FLAG" */
-#define STATE_FORMAT 1u
+#define STATE_MAGIC    0x47414C46u /* "FLAG" */
+#define STATE_FORMAT   1u
+#define STATE_REVISION 2u /* 1: key_floor; 2: encrypted jobs */
 
 #define OFF_VERSION   100
 #define OFF_URL	      (OFF_VERSION + FL_PROTO_VERSION_MAX)
@@ -53,12 +61,17 @@
 #define OFF_NLIMITS   (OFF_REASON + FL_PROTO_REASON_MAX)
 #define OFF_LIMITS    (OFF_NLIMITS + 1)
 #define LIMIT_BYTES   (FL_PROTO_NAME_MAX + 2 + 8 + 8)
-#define STATE_BYTES   (OFF_LIMITS + FL_PROTO_LIMITS_MAX * LIMIT_BYTES)
+#define OFF_KEY_FLOOR (OFF_LIMITS + FL_PROTO_LIMITS_MAX * LIMIT_BYTES)
+#define STATE0_BYTES  OFF_KEY_FLOOR /* revision 0 */
+#define STATE1_BYTES  (OFF_KEY_FLOOR + 4)
+#define OFF_ENC	      STATE1_BYTES
+#define STATE_BYTES   (OFF_ENC + 14 + FL_AES256_KEY_BYTES + FL_SEAL_HEADER_BYTES)
 
 _Static_assert(OFF_URL == 132 && OFF_VALIDATOR == 333 && OFF_REASON == 397,
 	       "state layout: string offsets");
-_Static_assert(OFF_LIMITS == 446 && STATE_BYTES == 646,
-	       "state layout: 646 bytes");
+_Static_assert(OFF_LIMITS == 446 && STATE0_BYTES == 646 && STATE1_BYTES == 650,
+	       "state layout: 646 bytes, 650 from revision 1");
+_Static_assert(STATE_BYTES == 728, "state layout: 728 from revision 2");
 _Static_assert(STATE_BYTES <= FL_AGENT_BLOB_MAX, "state fits the blob");
 _Static_assert(sizeof(double) == 8, "binary64 doubles");
 
@@ -110,6 +123,8 @@ size_t fl_agent_state_encode(uint8_t out[FL_AGENT_BLOB_MAX],
 	memset(out, 0, STATE_BYTES);
 	fl_put_le32(out + 0, STATE_MAGIC);
 	out[4] = STATE_FORMAT;
+	out[5] = STATE_REVISION;
+	fl_put_le16(out + OFF_KEY_FLOOR, st->key_floor);
 	fl_put_le32(out + 8, st->boot);
 	fl_put_le32(out + 12, st->last_job);
 	fl_put_le32(out + 16, st->precancelled);
@@ -145,6 +160,15 @@ size_t fl_agent_state_encode(uint8_t out[FL_AGENT_BLOB_MAX],
 		put_double(p + FL_PROTO_NAME_MAX + 2, l->min);
 		put_double(p + FL_PROTO_NAME_MAX + 10, l->max);
 	}
+	if (j->flags & FL_AGENT_JOB_SEALED) {
+		out[OFF_ENC] = j->enc_zip;
+		fl_put_le32(out + OFF_ENC + 2, j->enc_chunk);
+		fl_put_le32(out + OFF_ENC + 6, j->enc_length);
+		fl_put_le32(out + OFF_ENC + 10, j->enc_offset);
+		memcpy(out + OFF_ENC + 14, j->enc_key, FL_AES256_KEY_BYTES);
+		memcpy(out + OFF_ENC + 14 + FL_AES256_KEY_BYTES, j->enc_header,
+		       FL_SEAL_HEADER_BYTES);
+	}
 	return STATE_BYTES;
 }
 
@@ -155,8 +179,15 @@ int fl_agent_state_decode(struct fl_agent_state *out, const uint8_t *in,
 	int err = FL_ECORRUPT;
 
 	memset(out, 0, sizeof(*out));
-	if (in == NULL || len < STATE_BYTES || fl_get_le32(in) != STATE_MAGIC ||
-	    in[4] != STATE_FORMAT)
+	if (in == NULL || len < STATE0_BYTES ||
+	    fl_get_le32(in) != STATE_MAGIC || in[4] != STATE_FORMAT)
+		goto out;
+	if (in[5] >= 1) {
+		if (len < STATE1_BYTES)
+			goto out;
+		out->key_floor = fl_get_le16(in + OFF_KEY_FLOOR);
+	}
+	if (in[5] >= 2 && len < STATE_BYTES)
 		goto out;
 	out->boot = fl_get_le32(in + 8);
 	out->last_job = fl_get_le32(in + 12);
@@ -197,6 +228,19 @@ int fl_agent_state_decode(struct fl_agent_state *out, const uint8_t *in,
 		l->has_max = p[FL_PROTO_NAME_MAX + 1] != 0;
 		l->min = get_double(p + FL_PROTO_NAME_MAX + 2);
 		l->max = get_double(p + FL_PROTO_NAME_MAX + 10);
+	}
+	if (in[5] < 2)
+		j->flags &= (uint8_t)~FL_AGENT_JOB_SEALED;
+	if (j->flags & FL_AGENT_JOB_SEALED) {
+		j->enc_zip = in[OFF_ENC];
+		j->enc_chunk = fl_get_le32(in + OFF_ENC + 2);
+		j->enc_length = fl_get_le32(in + OFF_ENC + 6);
+		j->enc_offset = fl_get_le32(in + OFF_ENC + 10);
+		memcpy(j->enc_key, in + OFF_ENC + 14, FL_AES256_KEY_BYTES);
+		memcpy(j->enc_header, in + OFF_ENC + 14 + FL_AES256_KEY_BYTES,
+		       FL_SEAL_HEADER_BYTES);
+		if (j->enc_offset > j->enc_length)
+			goto out;
 	}
 	err = 0;
 out:

@@ -35,6 +35,7 @@
 #include "fl/bytes.h"
 #include "fl/crypto_openssl.h"
 #include "fl/err.h"
+#include "fl/seal_openssl.h"
 #include "fl/semver.h"
 
 #define KEY_FILE_MAX 8192
@@ -808,6 +809,7 @@ static void key_file(struct ctx *c, const yaml_node_t *n, const char *path,
 		/* A distinct stand-in, so that "the same key" stays checked. */
 		memset(key, 0, sizeof(*key));
 		memcpy(key->kid, &c->cfg->n_keys, sizeof(c->cfg->n_keys));
+		key->kid[7] = (uint8_t)c->cfg->n_roots;
 		return;
 	}
 	f = fopen(path, "rb");
@@ -898,6 +900,178 @@ static void keys(struct ctx *c, yaml_node_t *list)
 			memcpy(cfg->rollback_kids[cfg->n_rollback_kids++],
 			       k->kid, FL_MANIFEST_KID_BYTES);
 		cfg->n_keys++;
+	}
+}
+
+/* roots: a list of 1..4 root key files (the form keys take). */
+static void roots(struct ctx *c, yaml_node_t *list)
+{
+	struct fla_config *cfg = c->cfg;
+
+	if (list->type != YAML_SEQUENCE_NODE ||
+	    list->data.sequence.items.top == list->data.sequence.items.start) {
+		err(c, list, "`roots` is a list of 1 to %d root key files",
+		    FLA_ROOTS_MAX);
+		return;
+	}
+	for (yaml_node_item_t *it = list->data.sequence.items.start;
+	     it < list->data.sequence.items.top; it++) {
+		yaml_node_t *file = node(c, *it);
+		struct fl_manifest_key *k = &cfg->roots[cfg->n_roots];
+		char path[FLA_PATH_MAX];
+		size_t before = c->diags->n;
+
+		if (file == NULL)
+			return;
+		if (cfg->n_roots == FLA_ROOTS_MAX) {
+			err(c, file, "`roots`: at most %d roots",
+			    FLA_ROOTS_MAX);
+			return;
+		}
+		if (!get_path(c, file, "roots", path))
+			continue;
+		key_file(c, file, path, k);
+		if (c->diags->n != before)
+			continue;
+		for (unsigned i = 0; i < cfg->n_roots; i++)
+			if (memcmp(cfg->roots[i].kid, k->kid,
+				   FL_MANIFEST_KID_BYTES) == 0) {
+				err(c, file,
+				    "`roots`: `%s`: the same key as another "
+				    "root",
+				    text(file));
+				return;
+			}
+		cfg->n_roots++;
+	}
+}
+
+/* A wrap key file (a P-256 private key, PEM) read as the key of name:
+ * a regular file that only its owner may read or write (0600, 0400). */
+static void wrap_key_file(struct ctx *c, const yaml_node_t *n, const char *what,
+			  const char *name)
+{
+	struct fla_config *cfg = c->cfg;
+	struct fl_wrap_key *k = &cfg->wrap_keys[cfg->n_wrap_keys];
+	char path[FLA_PATH_MAX];
+	struct fl_seal_diag d;
+	struct stat sb;
+	int rc;
+
+	if (!get_path(c, n, what, path))
+		return;
+	if (c->is_text_only) {
+		/* A stand-in: the file is not looked at. */
+		memset(k, 0, sizeof(*k));
+		(void)fl_strlcpy(k->name, name, sizeof(k->name));
+		k->kid[0] = (uint8_t)cfg->n_wrap_keys;
+		cfg->n_wrap_keys++;
+		return;
+	}
+	if (stat(path, &sb) != 0) {
+		err(c, n, "`%s`: `%s`: %s", what, text(n), strerror(errno));
+		return;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err(c, n, "`%s`: `%s`: not a regular file", what, text(n));
+		return;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		err(c, n,
+		    "`%s`: `%s`: a private key open to others (mode %04o): "
+		    "chmod 600 it",
+		    what, text(n), (unsigned)(sb.st_mode & 07777));
+		return;
+	}
+	memset(&d, 0, sizeof(d));
+	rc = fl_seal_wrap_key_load(k, path, name, &d);
+	if (rc == FL_EINVAL) {
+		err(c, n, "`%s`: `%s`: not a P-256 private key (PEM)", what,
+		    text(n));
+		return;
+	}
+	if (rc != 0) {
+		err(c, n, "`%s`: %s", what,
+		    d.msg[0] != '\0' ? d.msg : fl_strerror(rc));
+		return;
+	}
+	for (unsigned i = 0; i < cfg->n_wrap_keys; i++)
+		if (memcmp(cfg->wrap_keys[i].kid, k->kid, FL_WRAP_KID_BYTES) ==
+		    0) {
+			err(c, n,
+			    "`%s`: `%s`: the same key as `%s`'s: each "
+			    "recipient has its own",
+			    what, text(n), cfg->wrap_keys[i].name);
+			memset(k, 0, sizeof(*k));
+			return;
+		}
+	cfg->n_wrap_keys++;
+}
+
+/* encryption: the device's wrap key, its groups' keys, the chunk limit. */
+static void encryption(struct ctx *c, yaml_node_t *map)
+{
+	static const char *const names[] = {"wrap_key", "groups", "chunk_max",
+					    NULL};
+	static const char *const group_names[] = {"name", "key", NULL};
+	struct fla_config *cfg = c->cfg;
+	yaml_node_t *v[3], *g[2];
+	char group[FL_WRAP_NAME_MAX];
+
+	if (!is_mapping(c, map, "encryption"))
+		return;
+	fields(c, map, "`encryption`", names, v);
+	need(c, map, v[0], "`encryption`", "wrap_key");
+	opt_u32(c, v[2], names[2], FL_SEAL_CHUNK_MIN, FL_SEAL_CHUNK_MAX,
+		&cfg->seal_chunk_max);
+	if (v[2] != NULL && cfg->seal_chunk_max % FL_SEAL_CHUNK_MIN != 0)
+		err(c, v[2], "`chunk_max`: %u is not a multiple of %u",
+		    (unsigned)cfg->seal_chunk_max, FL_SEAL_CHUNK_MIN);
+	if (v[0] != NULL)
+		wrap_key_file(c, v[0], "wrap_key",
+			      cfg->id[0] != '\0' ? cfg->id : "-");
+	if (v[1] == NULL)
+		return;
+	if (v[1]->type != YAML_SEQUENCE_NODE ||
+	    v[1]->data.sequence.items.top == v[1]->data.sequence.items.start) {
+		err(c, v[1],
+		    "`groups` is a list of 1 to %d groups, each `name` and "
+		    "`key`",
+		    FLA_WRAP_KEYS_MAX - 1);
+		return;
+	}
+	for (yaml_node_item_t *it = v[1]->data.sequence.items.start;
+	     it < v[1]->data.sequence.items.top; it++) {
+		yaml_node_t *item = node(c, *it);
+		bool is_dup = false;
+
+		if (item == NULL)
+			return;
+		if (it - v[1]->data.sequence.items.start ==
+		    FLA_WRAP_KEYS_MAX - 1) {
+			err(c, item, "`groups`: at most %d groups",
+			    FLA_WRAP_KEYS_MAX - 1);
+			return;
+		}
+		if (!is_mapping(c, item, "a group"))
+			continue;
+		fields(c, item, "a group", group_names, g);
+		need(c, item, g[0], "a group", "name");
+		need(c, item, g[1], "a group", "key");
+		if (g[0] == NULL || g[1] == NULL ||
+		    !get_str(c, g[0], "name", group, sizeof(group), CS_IDENT))
+			continue;
+		for (unsigned i = 0; i < cfg->n_wrap_keys; i++)
+			if (strcmp(cfg->wrap_keys[i].name, group) == 0)
+				is_dup = true;
+		if (is_dup) {
+			err(c, g[0],
+			    "`name`: `%s`: given twice (or the device's own "
+			    "id)",
+			    group);
+			continue;
+		}
+		wrap_key_file(c, g[1], "key", group);
 	}
 }
 
@@ -1091,10 +1265,10 @@ static void logging(struct ctx *c, yaml_node_t *map)
 static void top(struct ctx *c, yaml_node_t *root)
 {
 	static const char *const names[] = {
-		"device", "broker", "state",	"flash", "boot",
-		"keys",	  "policy", "download", "facts", "health",
-		"reboot", "log",    NULL};
-	yaml_node_t *v[12];
+		"device", "broker", "state",	"flash",      "boot",
+		"keys",	  "policy", "download", "facts",      "health",
+		"reboot", "log",    "roots",	"encryption", NULL};
+	yaml_node_t *v[14];
 
 	if (root == NULL || root->type != YAML_MAPPING_NODE) {
 		err(c, root,
@@ -1107,7 +1281,8 @@ static void top(struct ctx *c, yaml_node_t *root)
 	need(c, root, v[1], "the file", "broker");
 	need(c, root, v[2], "the file", "state");
 	need(c, root, v[3], "the file", "flash");
-	need(c, root, v[5], "the file", "keys");
+	if (v[5] == NULL && v[12] == NULL)
+		err(c, root, "the file needs `keys` or `roots`");
 	if (v[0])
 		device(c, v[0]);
 	if (v[1])
@@ -1120,6 +1295,10 @@ static void top(struct ctx *c, yaml_node_t *root)
 		boot(c, v[4]);
 	if (v[5])
 		keys(c, v[5]);
+	if (v[12])
+		roots(c, v[12]);
+	if (v[13])
+		encryption(c, v[13]);
 	if (v[6])
 		policy(c, v[6]);
 	if (v[7])

@@ -14,13 +14,16 @@
 
 #include "fl/agent.h"
 #include "fl/proto.h"
+#include "fl/seal.h"
 
-#define FLA_PATH_MAX  1024
-#define FLA_HOST_MAX  256
-#define FLA_CMD_MAX   1024
-#define FLA_KEYS_MAX  8
-#define FLA_DIAGS_MAX 32
-#define FLA_FILE_MAX  65536 /* bytes of the configuration file */
+#define FLA_PATH_MAX	  1024
+#define FLA_HOST_MAX	  256
+#define FLA_CMD_MAX	  1024
+#define FLA_KEYS_MAX	  8
+#define FLA_ROOTS_MAX	  4
+#define FLA_WRAP_KEYS_MAX 8 /* the device's own and up to 7 groups' */
+#define FLA_DIAGS_MAX	  32
+#define FLA_FILE_MAX	  65536 /* bytes of the configuration file */
 
 enum fla_flash_backend {
 	FLA_FLASH_FILE = 0,  /* one regular file: metadata, slot A, slot B */
@@ -80,6 +83,15 @@ struct fla_config {
 	unsigned n_keys;
 	uint8_t rollback_kids[FLA_KEYS_MAX][FL_MANIFEST_KID_BYTES];
 	unsigned n_rollback_kids;
+	/* roots (they certify signing keys: envelope 2) */
+	struct fl_manifest_key roots[FLA_ROOTS_MAX];
+	unsigned n_roots;
+	/* encryption: wrap keys (the device's own first, named by its id,
+	 * then its groups'), the largest chunk accepted (sizes the two
+	 * buffers of an encrypted download) */
+	struct fl_wrap_key wrap_keys[FLA_WRAP_KEYS_MAX];
+	unsigned n_wrap_keys;
+	uint32_t seal_chunk_max;
 	/* policy (0: agent/core's default) */
 	uint8_t min_battery_pct;
 	uint64_t min_free_bytes;

@@ -16,6 +16,12 @@
  * OSSL_PARAMs, r || s is re-encoded as a DER ECDSA-Sig-Value, and
  * EVP_PKEY_verify checks it against the digest. OpenSSL's per-thread error
  * queue is restored to what the caller had, so failures leave no residue.
+ *
+ * AES-256-GCM opens a chunk in place through an EVP_CIPHER_CTX made and
+ * freed within the call (a few hundred bytes, next to the chunk's
+ * kilobytes of work). ECDH multiplies the checked peer point
+ * by the scalar with EC_POINT_mul (OpenSSL's constant-time ladder for one
+ * point and a scalar flagged BN_FLG_CONSTTIME).
  */
 
 /* Keep the SHA256_* declarations visible even in builds that ask for the
@@ -222,6 +228,100 @@ out:
 	return rc;
 }
 
+/* Errors: FL_EVERIFY (buf wiped), FL_EINVAL, FL_ECRYPTO (buf wiped). */
+static int ossl_gcm_open(const uint8_t key[FL_AES256_KEY_BYTES],
+			 const uint8_t iv[FL_GCM_IV_BYTES], const uint8_t *aad,
+			 size_t aad_len, uint8_t *buf, size_t len,
+			 const uint8_t tag[FL_GCM_TAG_BYTES])
+{
+	EVP_CIPHER_CTX *e;
+	unsigned char t[FL_GCM_TAG_BYTES];
+	int n = 0, rc = FL_ECRYPTO;
+
+	if (key == NULL || iv == NULL || tag == NULL ||
+	    (aad == NULL && aad_len > 0) || (buf == NULL && len > 0) ||
+	    len > INT32_MAX || aad_len > INT32_MAX)
+		return FL_EINVAL;
+	memcpy(t, tag, sizeof(t));
+	ERR_set_mark();
+	e = EVP_CIPHER_CTX_new();
+	if (e == NULL ||
+	    EVP_DecryptInit_ex(e, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_GCM_SET_IVLEN, FL_GCM_IV_BYTES,
+				NULL) != 1 ||
+	    EVP_DecryptInit_ex(e, NULL, NULL, key, iv) != 1)
+		goto out;
+	if (aad_len > 0 &&
+	    EVP_DecryptUpdate(e, NULL, &n, aad, (int)aad_len) != 1)
+		goto out;
+	if (len > 0 && EVP_DecryptUpdate(e, buf, &n, buf, (int)len) != 1)
+		goto out;
+	if (EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_GCM_SET_TAG, FL_GCM_TAG_BYTES, t) !=
+	    1)
+		goto out;
+	rc = EVP_DecryptFinal_ex(e, buf + len, &n) == 1 ? 0 : FL_EVERIFY;
+out:
+	EVP_CIPHER_CTX_free(e);
+	ERR_pop_to_mark();
+	if (rc != 0 && len > 0)
+		memset(buf, 0, len);
+	return rc;
+}
+
+/* Errors: FL_EINVAL (a scalar outside [1, n-1], a point off the curve),
+ * FL_ECRYPTO. */
+static int ossl_p256_ecdh(const uint8_t priv[FL_P256_PRIV_BYTES],
+			  const uint8_t peer[P256_POINT_BYTES],
+			  uint8_t out[FL_ECDH_BYTES])
+{
+	EC_GROUP *group = NULL;
+	EC_POINT *q = NULL, *r = NULL;
+	BIGNUM *d = NULL, *x = NULL;
+	BN_CTX *bn = NULL;
+	int rc;
+
+	if (priv == NULL || peer == NULL || out == NULL)
+		return FL_EINVAL;
+	ERR_set_mark();
+	rc = check_point(peer);
+	if (rc != 0)
+		goto out;
+	rc = FL_ECRYPTO;
+	group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	bn = BN_CTX_new();
+	q = group != NULL ? EC_POINT_new(group) : NULL;
+	r = group != NULL ? EC_POINT_new(group) : NULL;
+	d = BN_secure_new();
+	x = BN_new();
+	if (q == NULL || r == NULL || d == NULL || x == NULL || bn == NULL)
+		goto out;
+	BN_set_flags(d, BN_FLG_CONSTTIME);
+	if (BN_bin2bn(priv, FL_P256_PRIV_BYTES, d) == NULL)
+		goto out;
+	if (BN_is_zero(d) || BN_cmp(d, EC_GROUP_get0_order(group)) >= 0) {
+		rc = FL_EINVAL;
+		goto out;
+	}
+	if (EC_POINT_oct2point(group, q, peer, P256_POINT_BYTES, bn) != 1 ||
+	    EC_POINT_mul(group, r, NULL, q, d, bn) != 1 ||
+	    EC_POINT_is_at_infinity(group, r) ||
+	    EC_POINT_get_affine_coordinates(group, r, x, NULL, bn) != 1 ||
+	    BN_bn2binpad(x, out, FL_ECDH_BYTES) != FL_ECDH_BYTES)
+		goto out;
+	rc = 0;
+out:
+	BN_clear_free(x);
+	BN_clear_free(d);
+	EC_POINT_clear_free(r);
+	EC_POINT_free(q);
+	EC_GROUP_free(group);
+	BN_CTX_free(bn);
+	ERR_pop_to_mark();
+	if (rc != 0)
+		memset(out, 0, FL_ECDH_BYTES);
+	return rc;
+}
+
 const struct fl_crypto_ops fl_crypto_openssl = {
 	.version = FL_CRYPTO_OPS_VERSION,
 	.name = "openssl",
@@ -229,4 +329,6 @@ const struct fl_crypto_ops fl_crypto_openssl = {
 	.sha256_update = ossl_sha256_update,
 	.sha256_final = ossl_sha256_final,
 	.p256_verify = ossl_p256_verify,
+	.gcm_open = ossl_gcm_open,
+	.p256_ecdh = ossl_p256_ecdh,
 };

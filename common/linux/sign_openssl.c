@@ -14,9 +14,11 @@
 #include "fl/sign_openssl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -249,4 +251,126 @@ int fl_sign_key_seal(const struct fl_sign_key *k, struct fl_manifest_env *env,
 		return FL_ESTATE;
 	return fl_manifest_seal(env, m, k->kid, &fl_crypto_openssl,
 				fl_sign_key_sign_digest, (void *)k);
+}
+
+int fl_sign_key_seal_certified(const struct fl_sign_key *k,
+			       struct fl_manifest_env *env,
+			       const struct fl_manifest *m,
+			       const uint8_t cert[FL_CERT_BYTES])
+{
+	struct fl_manifest_cert dec;
+
+	if (k == NULL || env == NULL || m == NULL || cert == NULL)
+		return FL_EINVAL;
+	if (!k->is_private)
+		return FL_ESTATE;
+	if (fl_manifest_cert_decode(&dec, cert) != 0 ||
+	    memcmp(dec.pub, k->pub, sizeof(k->pub)) != 0)
+		return FL_EINVAL;
+	return fl_manifest_seal_certified(env, m, cert, &fl_crypto_openssl,
+					  fl_sign_key_sign_digest, (void *)k);
+}
+
+int fl_sign_key_certify(const struct fl_sign_key *root,
+			uint8_t out[FL_CERT_BYTES],
+			struct fl_manifest_cert *cert)
+{
+	if (root == NULL || out == NULL || cert == NULL)
+		return FL_EINVAL;
+	if (!root->is_private)
+		return FL_ESTATE;
+	memcpy(cert->root_kid, root->kid, sizeof(root->kid));
+	return fl_manifest_certify(out, cert, &fl_crypto_openssl,
+				   fl_sign_key_sign_digest, (void *)root);
+}
+
+#define CERT_B64_LEN (((FL_CERT_BYTES + 2) / 3) * 4)
+
+int fl_sign_cert_read(const char *path, uint8_t out[FL_CERT_BYTES],
+		      struct fl_sign_diag *diag)
+{
+	struct fl_manifest_cert dec;
+	char buf[CERT_B64_LEN + 8];
+	size_t n, got = 0;
+	FILE *f;
+
+	if (path == NULL || out == NULL)
+		return FL_EINVAL;
+	f = fopen(path, "re");
+	if (f == NULL) {
+		int rc = errno == ENOENT ? FL_ENOENT : FL_EIO;
+
+		say(diag, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n != CERT_B64_LEN ||
+	    fl_base64_decode(out, FL_CERT_BYTES, &got, buf, n) != 0 ||
+	    got != FL_CERT_BYTES || fl_manifest_cert_decode(&dec, out) != 0) {
+		memset(out, 0, FL_CERT_BYTES);
+		say(diag, "%s: not a key certificate", path);
+		return FL_EINVAL;
+	}
+	return 0;
+}
+
+int fl_sign_cert_write(const char *path, const uint8_t cert[FL_CERT_BYTES],
+		       struct fl_sign_diag *diag)
+{
+	char text[CERT_B64_LEN + 1], tmp[4096], dir[4096];
+	char *slash;
+	FILE *f;
+	int fd, n;
+
+	if (path == NULL || cert == NULL)
+		return FL_EINVAL;
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp) ||
+	    fl_base64_encode(text, sizeof(text), NULL, cert, FL_CERT_BYTES))
+		return FL_EINVAL;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0) {
+		say(diag, "%s: %s", tmp, strerror(errno));
+		return FL_EIO;
+	}
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		(void)unlink(tmp);
+		say(diag, "%s: %s", tmp, strerror(errno));
+		return FL_EIO;
+	}
+	if (fprintf(f, "%s\n", text) < 0 || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0) {
+		fclose(f);
+		(void)unlink(tmp);
+		say(diag, "%s: write failed", tmp);
+		return FL_EIO;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		(void)unlink(tmp);
+		say(diag, "%s: %s", path, strerror(errno));
+		return FL_EIO;
+	}
+	(void)snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		(void)snprintf(dir, sizeof(dir), ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		if (fd >= 0)
+			close(fd);
+		say(diag, "%s: cannot sync", dir);
+		return FL_EIO;
+	}
+	close(fd);
+	return 0;
 }

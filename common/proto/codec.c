@@ -648,6 +648,8 @@ out:
 
 /* ---- cmd --------------------------------------------------------------- */
 
+#define CMD_KEY_B64 (((FL_CMD_KEY_BYTES + 2) / 3) * 4)
+
 static int cmd_validate(const struct fl_cmd *m, struct fl_proto_diag *d)
 {
 	int err = 0;
@@ -662,10 +664,13 @@ static int cmd_validate(const struct fl_cmd *m, struct fl_proto_diag *d)
 		return fail(d, "issued", "after expires");
 	if (m->type == FL_CMD_CANCEL)
 		return 0; /* the rest is not sent and not read */
-	if (m->manifest.v != FL_MANIFEST_ENV_VERSION ||
+	if ((m->manifest.v != FL_MANIFEST_ENV_VERSION &&
+	     m->manifest.v != FL_MANIFEST_ENV_CERTIFIED) ||
 	    m->manifest.body_len == 0 ||
 	    m->manifest.body_len > FL_MANIFEST_BODY_MAX)
 		return fail(d, "manifest", "missing or malformed envelope");
+	if (m->has_key && m->manifest.body_len > FL_MANIFEST_SEALED_MAX)
+		return fail(d, "key", "with a manifest body over 672 bytes");
 	if (fl_proto__activate_name(m->activate) == NULL)
 		return fail(d, "activate", "unknown value");
 	if (m->activate == FL_ACTIVATE_WINDOW &&
@@ -818,6 +823,13 @@ int fl_proto_encode_cmd(char *out, size_t out_size, size_t *out_len,
 	if (obj == NULL)
 		CHECK(FL_ENOMEM);
 	CHECK(fl_manifest__env_to_json(obj, &m->manifest));
+	if (m->has_key) {
+		char key[CMD_KEY_B64 + 1];
+
+		CHECK(fl_base64_encode(key, sizeof(key), NULL, m->key,
+				       sizeof(m->key)));
+		CHECK(fl_proto__add_str(root, "key", key));
+	}
 	if (m->activate != FL_ACTIVATE_NOW)
 		CHECK(fl_proto__add_str(root, "activate",
 					fl_proto__activate_name(m->activate)));
@@ -858,6 +870,29 @@ out:
 	return finish(root, err, out, out_size, out_len);
 }
 
+/* "key": base64 of exactly FL_CMD_KEY_BYTES (optional). */
+static int key_parse(struct fl_cmd *out, const cJSON *root,
+		     struct fl_proto_diag *d)
+{
+	char key[CMD_KEY_B64 + 2] = "";
+	size_t n = 0;
+	int err;
+
+	if (cJSON_GetObjectItemCaseSensitive(root, "key") == NULL)
+		return 0;
+	err = fl_proto__get_str(key, sizeof(key), root, "key", true, FL_CS_TEXT,
+				d);
+	if (err)
+		return err;
+	if (strlen(key) != CMD_KEY_B64 ||
+	    fl_base64_decode(out->key, sizeof(out->key), &n, key,
+			     CMD_KEY_B64) != 0 ||
+	    n != FL_CMD_KEY_BYTES)
+		return fail(d, "key", "not base64 of 122 bytes");
+	out->has_key = true;
+	return 0;
+}
+
 int fl_proto_decode_cmd(struct fl_cmd *out, const char *in, size_t len,
 			struct fl_proto_diag *d)
 {
@@ -894,6 +929,7 @@ int fl_proto_decode_cmd(struct fl_cmd *out, const char *in, size_t len,
 	if (type != FL_CMD_CANCEL) {
 		CHECK(fl_proto__member(&env, root, "manifest", true, d));
 		CHECK(fl_manifest__env_from_json(&out->manifest, env, d));
+		CHECK(key_parse(out, root, d));
 		CHECK(fl_proto__get_enum(&out->activate, root, "activate",
 					 false, fl_proto__activate_parse, d));
 		if (out->activate == FL_ACTIVATE_WINDOW)

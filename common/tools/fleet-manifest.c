@@ -8,13 +8,23 @@
  *                       --hardware M[,M...] --file IMAGE --url URL --seq N
  *                       [--expires RFC3339 | --ttl DURATION] [--issued RFC3339]
  *                       [--from RANGE] [--rollback] [--out FILE]
- *   fleet-manifest verify --pub PUBKEY MANIFEST
+ *                       [--cert KEY.cert]
+ *   fleet-manifest certify --root ROOT.pem --key KEY.pem|KEY.pub
+ *                       --generation N [--floor N] [--roles R[,R]]
+ *                       [--not-before RFC3339] [--not-after RFC3339 |
+ *                       --valid-for DURATION] --out KEY.cert
+ *   fleet-manifest verify (--pub PUBKEY | --root ROOTPUB [--key-floor N])
+ *                       MANIFEST
  *   fleet-manifest show MANIFEST
+ *   fleet-manifest show-cert KEY.cert
  *
  * The manifest is built, hashed and checked by the same codec the devices
  * run (fl_proto, docs/formats.md "Signed manifest"); keys and signatures
- * come from fl_sign_openssl, shared with fleetd's signer. Exit status: 0
- * success, 1 refused or failed, 2 usage error; either way one line on stderr.
+ * come from fl_sign_openssl, shared with fleetd's signer. With --cert,
+ * sign writes an envelope 2 carrying the signing key's certificate, which
+ * certify makes with a root key (that root may live on a machine that
+ * never runs fleetd: docs/security.md). Exit status: 0 success, 1 refused
+ * or failed, 2 usage error; either way one line on stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +41,7 @@
 #include "fl/err.h"
 #include "fl/proto.h"
 #include "fl/sign_openssl.h"
+#include "seal_cmd.h"
 
 #define EXIT_REFUSED  1
 #define EXIT_USAGE    2
@@ -45,8 +56,24 @@ static const char USAGE[] =
 	"                [--expires RFC3339 | --ttl DURATION] [--issued "
 	"RFC3339]\n"
 	"                [--from RANGE] [--rollback] [--out FILE]\n"
-	"       fleet-manifest verify --pub PUBKEY MANIFEST\n"
-	"       fleet-manifest show MANIFEST\n";
+	"                [--cert KEY.cert] [--sealed CONTAINER]\n"
+	"       fleet-manifest seal --in IMAGE --out CONTAINER\n"
+	"                (--key-out KEY | --content-key KEY) [--zip "
+	"zstd|none]\n"
+	"                [--chunk BYTES] [--level 1..19]\n"
+	"       fleet-manifest wrapkey --out WRAPKEY.pem\n"
+	"       fleet-manifest wrap --content-key KEY --manifest MANIFEST\n"
+	"                --to WRAPKEY.pub --name DEVICE_ID|GROUP\n"
+	"       fleet-manifest certify --root ROOT.pem --key KEY.pem|KEY.pub\n"
+	"                --generation N [--floor N] [--roles "
+	"release,rollback]\n"
+	"                [--not-before RFC3339] [--not-after RFC3339 | "
+	"--valid-for DURATION]\n"
+	"                --out KEY.cert\n"
+	"       fleet-manifest verify (--pub PUBKEY | --root ROOTPUB "
+	"[--key-floor N]) MANIFEST\n"
+	"       fleet-manifest show MANIFEST\n"
+	"       fleet-manifest show-cert KEY.cert\n";
 
 __attribute__((format(printf, 1, 2))) static int usage(const char *fmt, ...)
 {
@@ -335,6 +362,170 @@ static int load_trusted(const char *path, struct fl_manifest_key *key)
 	return 0;
 }
 
+/* Reads a certificate file (fl_sign_cert_read). */
+static int load_cert(const char *path, uint8_t cert[FL_CERT_BYTES])
+{
+	struct fl_sign_diag diag = {""};
+
+	if (fl_sign_cert_read(path, cert, &diag) != 0)
+		return refuse("%s", diag.msg);
+	return 0;
+}
+
+static void format_time(char out[32], uint64_t t);
+
+static void print_cert(const uint8_t raw[FL_CERT_BYTES])
+{
+	struct fl_manifest_cert c;
+	uint8_t kid[FL_MANIFEST_KID_BYTES];
+	char root[2 * FL_MANIFEST_KID_BYTES + 1], k[sizeof(root)];
+	char t1[32], t2[32];
+
+	if (fl_manifest_cert_decode(&c, raw) != 0 ||
+	    fl_manifest_kid(kid, &fl_crypto_openssl, c.pub) != 0)
+		return;
+	(void)fl_hex_encode(root, sizeof(root), c.root_kid, sizeof(c.root_kid));
+	(void)fl_hex_encode(k, sizeof(k), kid, sizeof(kid));
+	format_time(t1, c.not_before);
+	format_time(t2, c.not_after);
+	printf("key: %s\nroot: %s\ngeneration: %u\nfloor: %u\n"
+	       "roles: %s%s%s\nnot before: %s\nnot after: %s\n",
+	       k, root, (unsigned)c.generation, (unsigned)c.floor,
+	       c.roles & FL_CERT_ROLE_RELEASE ? "release" : "",
+	       c.roles == (FL_CERT_ROLE_RELEASE | FL_CERT_ROLE_ROLLBACK) ? ","
+									 : "",
+	       c.roles & FL_CERT_ROLE_ROLLBACK ? "rollback" : "", t1, t2);
+}
+
+static int parse_roles(const char *s, uint8_t *roles)
+{
+	*roles = 0;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+
+		if (n == 7 && strncmp(s, "release", n) == 0)
+			*roles |= FL_CERT_ROLE_RELEASE;
+		else if (n == 8 && strncmp(s, "rollback", n) == 0)
+			*roles |= FL_CERT_ROLE_ROLLBACK;
+		else
+			return -1;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return *roles ? 0 : -1;
+}
+
+static int cmd_certify(int argc, char **argv)
+{
+	struct fl_manifest_cert c;
+	struct fl_manifest_key signing;
+	struct fl_sign_diag diag = {""};
+	struct fl_sign_key *root = NULL;
+	uint8_t raw[FL_CERT_BYTES];
+	const char *root_path = NULL, *key = NULL, *out = NULL;
+	const char *not_before = NULL, *not_after = NULL, *valid_for = NULL;
+	uint64_t v, life_s = 2 * 365 * 86400ull;
+	bool has_floor = false;
+	int rc, err;
+
+	memset(&c, 0, sizeof(c));
+	c.roles = FL_CERT_ROLE_RELEASE | FL_CERT_ROLE_ROLLBACK;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (val == NULL || strncmp(a, "--", 2) != 0)
+			return usage("certify: unexpected '%s'", a);
+		i++;
+		if (strcmp(a, "--root") == 0) {
+			root_path = val;
+		} else if (strcmp(a, "--key") == 0) {
+			key = val;
+		} else if (strcmp(a, "--out") == 0) {
+			out = val;
+		} else if (strcmp(a, "--generation") == 0) {
+			if (parse_u64(val, 1, 65535, &v))
+				return usage("--generation: not 1..65535");
+			c.generation = (uint16_t)v;
+		} else if (strcmp(a, "--floor") == 0) {
+			if (parse_u64(val, 1, 65535, &v))
+				return usage("--floor: not 1..65535");
+			c.floor = (uint16_t)v;
+			has_floor = true;
+		} else if (strcmp(a, "--roles") == 0) {
+			if (parse_roles(val, &c.roles))
+				return usage("--roles: release, rollback or "
+					     "release,rollback");
+		} else if (strcmp(a, "--not-before") == 0) {
+			not_before = val;
+		} else if (strcmp(a, "--not-after") == 0) {
+			not_after = val;
+		} else if (strcmp(a, "--valid-for") == 0) {
+			valid_for = val;
+		} else {
+			return usage("certify: unknown option '%s'", a);
+		}
+	}
+	if (root_path == NULL || key == NULL || out == NULL ||
+	    c.generation == 0)
+		return usage("certify: --root, --key, --generation and --out "
+			     "are required");
+	if (not_after && valid_for)
+		return usage("certify: --not-after and --valid-for exclude "
+			     "each other");
+	if (!has_floor)
+		c.floor = 1;
+	if (c.floor > c.generation)
+		return usage("--floor: above --generation (it would revoke "
+			     "the key it certifies)");
+	c.not_before = (uint64_t)time(NULL);
+	if (not_before && parse_rfc3339(not_before, &c.not_before))
+		return usage("--not-before: not an RFC 3339 time");
+	if (valid_for && parse_duration(valid_for, &life_s))
+		return usage("--valid-for: not a duration such as 730d");
+	if (not_after) {
+		if (parse_rfc3339(not_after, &c.not_after))
+			return usage("--not-after: not an RFC 3339 time");
+	} else {
+		c.not_after = c.not_before + life_s;
+	}
+	if (c.not_after <= c.not_before || c.not_after > FL_PROTO_UINT_MAX)
+		return refuse("certify: the validity ends before it starts");
+	rc = load_trusted(key, &signing);
+	if (rc)
+		return rc;
+	memcpy(c.pub, signing.pub, sizeof(c.pub));
+	if (fl_sign_key_load_pem(&root, root_path, true, &diag) != 0)
+		return refuse("%s", diag.msg);
+	if (memcmp(fl_sign_key_pub(root), c.pub, sizeof(c.pub)) == 0) {
+		fl_sign_key_free(root);
+		return refuse("certify: the root would certify itself; a "
+			      "signing key must be another key");
+	}
+	err = fl_sign_key_certify(root, raw, &c);
+	fl_sign_key_free(root);
+	if (err)
+		return refuse("cannot certify: %s", fl_strerror(err));
+	if (fl_sign_cert_write(out, raw, &diag) != 0)
+		return refuse("%s", diag.msg);
+	print_cert(raw);
+	return 0;
+}
+
+static int cmd_show_cert(int argc, char **argv)
+{
+	uint8_t raw[FL_CERT_BYTES];
+
+	if (argc != 1 || argv[0][0] == '-')
+		return usage("show-cert: expects one KEY.cert");
+	if (load_cert(argv[0], raw) != 0)
+		return EXIT_REFUSED;
+	printf("certificate (its root's signature NOT checked)\n");
+	print_cert(raw);
+	return 0;
+}
+
 /* ---- sign ---------------------------------------------------------------- */
 
 /* Streams the image through SHA-256; its length must fit in 32 bits. */
@@ -426,8 +617,10 @@ static int cmd_sign(int argc, char **argv)
 	static struct fl_manifest m;
 	static struct fl_manifest_env env;
 	static char text[FL_PROTO_MSG_MAX + 1];
-	const char *key = NULL, *file = NULL, *out = NULL;
+	const char *key = NULL, *file = NULL, *out = NULL, *cert = NULL;
 	const char *expires = NULL, *ttl = NULL, *issued = NULL;
+	const char *sealed = NULL;
+	uint8_t cert_bytes[FL_CERT_BYTES];
 	bool has_component = false, has_version = false, has_url = false;
 	bool has_seq = false;
 	struct fl_proto_diag diag = {""};
@@ -478,6 +671,10 @@ static int cmd_sign(int argc, char **argv)
 			rc = set_str(m.from, sizeof(m.from), v, a);
 		} else if (strcmp(a, "--out") == 0) {
 			out = v;
+		} else if (strcmp(a, "--cert") == 0) {
+			cert = v;
+		} else if (strcmp(a, "--sealed") == 0) {
+			sealed = v;
 		} else {
 			return usage("sign: unknown option '%s'", a);
 		}
@@ -510,6 +707,12 @@ static int cmd_sign(int argc, char **argv)
 	rc = hash_image(file, &m);
 	if (rc)
 		return rc;
+	/* Body format 2: the url serves the container; the manifest names
+	 * both it and the image it holds. */
+	if (sealed != NULL && (rc = fl_seal_tool_inspect(sealed, &m)) != 0)
+		return rc;
+	if (cert != NULL && load_cert(cert, cert_bytes) != 0)
+		return EXIT_REFUSED;
 	skey = load_pem(key, 1);
 	if (skey == NULL)
 		return EXIT_REFUSED;
@@ -518,10 +721,20 @@ static int cmd_sign(int argc, char **argv)
 		rc = usage("sign: %s", diag.msg);
 		goto out;
 	}
-	err = fl_sign_key_seal(skey, &env, &m);
+	if (cert != NULL)
+		err = fl_sign_key_seal_certified(skey, &env, &m, cert_bytes);
+	else
+		err = fl_sign_key_seal(skey, &env, &m);
+	if (err == FL_EINVAL && cert != NULL) {
+		rc = refuse("cannot sign: %s does not certify %s", cert, key);
+		goto out;
+	}
 	if (err) {
 		rc = refuse("cannot sign: %s%s", fl_strerror(err),
-			    err == FL_ETOOBIG ? " (body over 896 bytes)" : "");
+			    err != FL_ETOOBIG ? ""
+			    : sealed != NULL  ? " (body over 672 bytes)"
+			    : cert != NULL    ? " (body over 800 bytes)"
+					      : " (body over 896 bytes)");
 		goto out;
 	}
 	err = fl_manifest_env_encode(text, sizeof(text), &len, &env);
@@ -572,38 +785,72 @@ static void print_manifest(const struct fl_manifest *m)
 	       t2, m->is_rollback ? "yes" : "no");
 	if (m->from[0])
 		printf("from: %s\n", m->from);
+	if (m->is_sealed) {
+		(void)fl_hex_encode(sha, sizeof(sha), m->enc_sha256,
+				    sizeof(m->enc_sha256));
+		printf("encrypted: %s, chunks of %u, container %u bytes, "
+		       "sha256 %s\n",
+		       m->enc_zip ? "zstd" : "stored", (unsigned)m->enc_chunk,
+		       (unsigned)m->enc_length, sha);
+	}
 }
 
 static int cmd_verify(int argc, char **argv)
 {
 	static struct fl_manifest_env env;
 	struct fl_manifest_key key;
+	struct fl_manifest_trust t;
+	struct fl_manifest_signer who;
 	struct fl_manifest m;
 	struct fl_proto_diag diag = {""};
-	const char *pub = NULL, *path = NULL;
+	const char *pub = NULL, *root = NULL, *path = NULL;
 	char when[32];
+	uint64_t floor = 0;
 	int err, rc;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--pub") == 0 && i + 1 < argc)
 			pub = argv[++i];
-		else if (argv[i][0] != '-' && path == NULL)
+		else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
+			root = argv[++i];
+		else if (strcmp(argv[i], "--key-floor") == 0 && i + 1 < argc) {
+			if (parse_u64(argv[++i], 0, 65535, &floor))
+				return usage("--key-floor: not 0..65535");
+		} else if (argv[i][0] != '-' && path == NULL)
 			path = argv[i];
 		else
 			return usage("verify: unexpected '%s'", argv[i]);
 	}
-	if (pub == NULL || path == NULL)
-		return usage("verify: --pub PUBKEY and MANIFEST are required");
-	rc = load_trusted(pub, &key);
+	if ((pub == NULL) == (root == NULL) || path == NULL)
+		return usage("verify: --pub PUBKEY or --root ROOTPUB, and "
+			     "MANIFEST, are required");
+	rc = load_trusted(pub != NULL ? pub : root, &key);
 	if (rc == 0)
 		rc = load_env(path, &env);
 	if (rc)
 		return rc;
-	err = fl_manifest_verify(&m, &env, &key, 1, &fl_crypto_openssl, &diag);
+	memset(&t, 0, sizeof(t));
+	if (pub != NULL) {
+		t.keys = &key;
+		t.n_keys = 1;
+	} else {
+		t.roots = &key;
+		t.n_roots = 1;
+	}
+	t.key_floor = (uint16_t)floor;
+	t.now = (uint64_t)time(NULL);
+	err = fl_manifest_verify_trusted(&m, &who, &env, &t, &fl_crypto_openssl,
+					 &diag);
 	if (err == FL_ENOENT)
-		return refuse("%s: signed by another key", path);
+		return refuse("%s: signed by another %s", path,
+			      pub != NULL ? "key (or certified by a root: "
+					    "--root)"
+					  : "root, or not certified (--pub)");
 	if (err == FL_EVERIFY)
-		return refuse("%s: bad signature", path);
+		return refuse("%s: bad signature%s", path,
+			      who.reason[0] ? " on the key's certificate" : "");
+	if (err == FL_EROLLBACK || err == FL_ESTATE)
+		return refuse("%s: %s", path, diag.msg);
 	if (err)
 		return refuse("%s: signature valid but manifest refused: %s",
 			      path, diag.msg[0] ? diag.msg : fl_strerror(err));
@@ -611,8 +858,12 @@ static int cmd_verify(int argc, char **argv)
 		format_time(when, m.expires);
 		return refuse("%s: expired at %s", path, when);
 	}
-	printf("OK %s %s seq %llu%s\n", m.component, m.version,
+	printf("OK %s %s seq %llu%s", m.component, m.version,
 	       (unsigned long long)m.seq, m.is_rollback ? " rollback" : "");
+	if (who.generation != 0)
+		printf(" key generation %u floor %u", (unsigned)who.generation,
+		       (unsigned)who.floor);
+	printf("\n");
 	return 0;
 }
 
@@ -632,6 +883,8 @@ static int cmd_show(int argc, char **argv)
 	(void)fl_hex_encode(kid, sizeof(kid), env.kid, sizeof(env.kid));
 	printf("envelope: v%u, kid %s, body %u bytes, signature NOT checked\n",
 	       (unsigned)env.v, kid, (unsigned)env.body_len);
+	if (env.v == FL_MANIFEST_ENV_CERTIFIED)
+		print_cert(env.cert);
 	err = fl_manifest_body_decode_unverified(&m, env.body, env.body_len,
 						 &diag);
 	if (err)
@@ -659,5 +912,15 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - 2, argv + 2);
 	if (strcmp(argv[1], "show") == 0)
 		return cmd_show(argc - 2, argv + 2);
+	if (strcmp(argv[1], "certify") == 0)
+		return cmd_certify(argc - 2, argv + 2);
+	if (strcmp(argv[1], "show-cert") == 0)
+		return cmd_show_cert(argc - 2, argv + 2);
+	if (strcmp(argv[1], "seal") == 0)
+		return fl_seal_tool_seal(argc - 2, argv + 2);
+	if (strcmp(argv[1], "wrapkey") == 0)
+		return fl_seal_tool_wrapkey(argc - 2, argv + 2);
+	if (strcmp(argv[1], "wrap") == 0)
+		return fl_seal_tool_wrap(argc - 2, argv + 2);
 	return usage("unknown command '%s'", argv[1]);
 }

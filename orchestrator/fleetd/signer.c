@@ -11,6 +11,10 @@
  * after it leaves a complete key. The rename never replaces an existing
  * key: if another fleetd created one meanwhile, that one is loaded
  * instead, so two processes can never end up signing with different keys.
+ *
+ * When `fleetd keys` has certified the key with the fleet's root
+ * (DATA/keys/<kid>.cert, docs/security.md), every manifest is sealed as an
+ * envelope 2 carrying that certificate; otherwise as an envelope 1.
  */
 #include "signer.h"
 
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fl/err.h"
@@ -32,6 +37,8 @@
 struct fl_signer {
 	struct fl_sign_key *key;
 	bool is_new;
+	bool has_cert; /* DATA/keys/<kid>.cert: seal envelopes 2 */
+	uint8_t cert[FL_CERT_BYTES];
 	char dir[FL_SIGNER_PATH_MAX];
 	char path[FL_SIGNER_PATH_MAX];
 };
@@ -257,6 +264,36 @@ static int write_pub(struct fl_signer *s, struct fl_signer_diag *diag)
 	return 0;
 }
 
+/* DATA/keys/<kid>.cert, when `fleetd keys` certified the key: it must
+ * certify this key and not have ended (a device would refuse every
+ * manifest). */
+static int load_cert(struct fl_signer *s, struct fl_signer_diag *diag)
+{
+	char kid[FL_SIGN_KID_HEX_MAX], path[FL_SIGNER_PATH_MAX + 32];
+	struct fl_sign_diag sd = {""};
+	struct fl_manifest_cert c;
+	int rc;
+
+	fl_sign_key_kid_hex(s->key, kid);
+	snprintf(path, sizeof(path), "%s/%s.cert", s->dir, kid);
+	rc = fl_sign_cert_read(path, s->cert, &sd);
+	if (rc == FL_ENOENT)
+		return 0; /* not certified: envelopes 1 */
+	if (rc != 0)
+		return fail(diag, rc, "%s", sd.msg);
+	(void)fl_manifest_cert_decode(&c, s->cert);
+	if (memcmp(c.pub, fl_sign_key_pub(s->key), FL_MANIFEST_PUB_BYTES))
+		return fail(diag, FL_ESTATE, "%s: certifies another key", path);
+	if ((uint64_t)time(NULL) >= c.not_after)
+		return fail(diag, FL_ESTATE,
+			    "%s: the signing key's certificate has ended; "
+			    "devices would refuse every manifest (fleetd keys "
+			    "rotate)",
+			    path);
+	s->has_cert = true;
+	return 0;
+}
+
 int fl_signer_open(struct fl_signer **out, const char *data_dir,
 		   struct fl_signer_diag *diag)
 {
@@ -307,7 +344,9 @@ int fl_signer_open(struct fl_signer **out, const char *data_dir,
 		rc = fail(diag, FL_EIO, "%s: cannot create or load", s->path);
 		goto out;
 	}
-	rc = write_pub(s, diag);
+	rc = load_cert(s, diag);
+	if (rc == 0)
+		rc = write_pub(s, diag);
 	if (rc != 0)
 		goto out;
 	*out = s;
@@ -347,5 +386,12 @@ int fl_signer_seal(void *ctx, struct fl_manifest_env *env,
 
 	if (s == NULL)
 		return FL_EINVAL;
+	if (s->has_cert)
+		return fl_sign_key_seal_certified(s->key, env, m, s->cert);
 	return fl_sign_key_seal(s->key, env, m);
+}
+
+const uint8_t *fl_signer_cert(const struct fl_signer *s)
+{
+	return s->has_cert ? s->cert : NULL;
 }

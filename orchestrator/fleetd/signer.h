@@ -11,7 +11,12 @@
  * (130 hex digits, what `fleet-manifest pubkey` prints), for provisioning.
  *
  * The signer implements the runner's signing port (struct
- * fl_runner_sign_ops in runner.h): fl_manifest_seal with OpenSSL ECDSA.
+ * fl_runner_sign_ops in runner.h): fl_manifest_seal with OpenSSL ECDSA,
+ * or fl_manifest_seal_certified when the key has a certificate from the
+ * fleet's root (DATA/keys/<kid>.cert: `fleetd keys`, docs/security.md).
+ *
+ * Errors of fl_signer_open() also include FL_ESTATE for a certificate
+ * that certifies another key or has ended.
  *
  * Not thread-safe: one thread (fleetd's loop) uses a signer.
  */
@@ -56,8 +61,13 @@ bool fl_signer_is_new(const struct fl_signer *s);
 /* The path of the key file. */
 const char *fl_signer_path(const struct fl_signer *s);
 
-/* The runner's signing port; ctx is the struct fl_signer. Returns 0, the
- * errors of fl_manifest_seal(). */
+/* The signing key's certificate (DATA/keys/<kid>.cert, written by
+ * `fleetd keys`), borrowed; NULL when the key is not certified. */
+const uint8_t *fl_signer_cert(const struct fl_signer *s);
+
+/* The runner's signing port; ctx is the struct fl_signer: an envelope 2
+ * with the certificate when there is one, else an envelope 1. Returns 0,
+ * the errors of fl_manifest_seal() or fl_manifest_seal_certified(). */
 int fl_signer_seal(void *ctx, struct fl_manifest_env *env,
 		   const struct fl_manifest *m);
 

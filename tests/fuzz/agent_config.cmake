@@ -17,7 +17,7 @@ if(TARGET fleet-agent)
   target_include_directories(fuzz_agent_config_replay PRIVATE
     ${CMAKE_SOURCE_DIR}/agent/linux ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
   target_link_libraries(fuzz_agent_config_replay PRIVATE fl_agent_linux
-    fl_crypto_openssl PkgConfig::FLA_FUZZ_YAML OpenSSL::Crypto)
+    fl_crypto_openssl fl_seal_openssl PkgConfig::FLA_FUZZ_YAML OpenSSL::Crypto)
   add_test(NAME fuzz_agent_config_replay
            COMMAND fuzz_agent_config_replay ${FL_FUZZ_ACFG_CORPUS})
 
@@ -28,6 +28,6 @@ if(TARGET fleet-agent)
     target_include_directories(fuzz_agent_config PRIVATE
       ${CMAKE_SOURCE_DIR}/agent/linux)
     target_link_libraries(fuzz_agent_config PRIVATE fl_agent_linux
-      fl_crypto_openssl PkgConfig::FLA_FUZZ_YAML OpenSSL::Crypto)
+      fl_crypto_openssl fl_seal_openssl PkgConfig::FLA_FUZZ_YAML OpenSSL::Crypto)
   endif()
 endif()

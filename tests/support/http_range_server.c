@@ -5,7 +5,7 @@
  *
  *   http_range_server --file PATH [--port N] [--log FILE]
  *                     [--cut-after BYTES --cut-count K] [--no-range]
- *                     [--throttle BYTES_PER_S]
+ *                     [--throttle BYTES_PER_S] [--chunked]
  *
  * Range "bytes=N-" or "bytes=N-M" is answered 206 with Content-Range, a
  * start past the end 416 with Content-Range "bytes *" "/SIZE"; If-Range is
@@ -13,7 +13,9 @@
  * quotes (a mismatch gets the whole file, 200). --cut-after closes the
  * connection after that many body bytes, for the first K responses with a
  * body. --no-range ignores Range and If-Range. --throttle sends at most
- * that many bytes per second per response.
+ * that many bytes per second per response. --chunked sends a whole-file
+ * (200) response without Content-Length, in chunked encoding, so that a
+ * client learns the body's length only at its end.
  *
  * It listens on 127.0.0.1 (port 0: any free one) and prints "port N" on
  * stdout once it listens; it stops at SIGTERM or SIGINT. --log appends
@@ -44,7 +46,7 @@ static uint8_t *content;
 static uint64_t content_len;
 static char etag[2 * 32 + 3];
 static uint64_t cut_after, cut_count, cuts_done, throttle_bps;
-static int is_no_range;
+static int is_no_range, is_chunked;
 static FILE *log_file;
 static unsigned next_id;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -215,8 +217,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
 	pthread_mutex_unlock(&mu);
 	log_line("req %u offset %" PRIu64 " status %u%s %s", r->id, r->start,
 		 status, r->cut_at != UINT64_MAX ? " cut" : "", url);
-	resp = MHD_create_response_from_callback(r->len, CHUNK_MAX, reader, r,
-						 req_free);
+	resp = MHD_create_response_from_callback(
+		is_chunked && status == MHD_HTTP_OK ? MHD_SIZE_UNKNOWN : r->len,
+		CHUNK_MAX, reader, r, req_free);
 	if (resp == NULL) {
 		free(r);
 		return MHD_NO;
@@ -292,6 +295,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--no-range") == 0) {
 			is_no_range = 1;
+			continue;
+		}
+		if (strcmp(a, "--chunked") == 0) {
+			is_chunked = 1;
 			continue;
 		}
 		if (v == NULL) {

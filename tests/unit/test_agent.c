@@ -536,7 +536,7 @@ static void refused(struct fx *f, uint32_t job, const struct fl_manifest *m,
 {
 	struct fl_manifest_env env;
 	struct fl_cmd c;
-	uint8_t *before = snap(f, 0);
+	uint8_t *before = snap(f, 1);
 	unsigned starts = f->w.n_starts;
 
 	assert_int_equal(fx_seal(&env, m, k), 0);
@@ -546,7 +546,7 @@ static void refused(struct fx *f, uint32_t job, const struct fl_manifest *m,
 	assert_final(f, job, result, reason);
 	assert_int_equal(f->w.n_starts, starts);
 	assert_false(f->w.reboot_requested);
-	assert_unchanged(f, before, 0); /* nothing installed */
+	assert_unchanged(f, before, 1); /* nothing installed, nothing kept */
 }
 
 static void test_agent__manifest_refusals_install_nothing(void **state)
@@ -582,18 +582,19 @@ static void test_agent__manifest_refusals_install_nothing(void **state)
 	fx_manifest_of(&m, &f->img[1], 2);
 	assert_int_equal(fx_seal(&env, &m, &f->key), 0);
 	env.body[10] ^= 1;
-	before = snap(f, 0);
+	before = snap(f, 1);
 	fx_cmd(&c, FL_CMD_OFFER, 37, &env);
 	assert_int_equal(fl_agent_on_cmd(&f->run->agent, &c), 0);
 	assert_final(f, 37, FL_RESULT_BAD_SIGNATURE, "");
 	/* An envelope of another version. */
 	assert_int_equal(fx_seal(&env, &m, &f->key), 0);
-	env.v = 2;
+	env.v = 3;
 	fx_cmd(&c, FL_CMD_OFFER, 38, &env);
 	assert_int_equal(fl_agent_on_cmd(&f->run->agent, &c), 0);
 	assert_final(f, 38, FL_RESULT_BAD_MANIFEST, "");
-	assert_unchanged(f, before, 0);
-	assert_int_equal(f->w.reported.job, 38);
+	/* Refusals are answered, not taken: the store is unchanged too. */
+	assert_unchanged(f, before, 1);
+	assert_int_equal(f->run->agent.st.last_job, 0);
 	fx_free(f);
 }
 
@@ -1299,14 +1300,29 @@ static void test_agent__state_format_round_trip(void **state)
 	strcpy(a.job.limits[0].metric, "temp_c");
 	a.job.limits[0].has_max = true;
 	a.job.limits[0].max = 71.5;
+	a.key_floor = 3;
 	n = fl_agent_state_encode(blob, &a);
-	assert_int_equal(n, 646);
+	assert_int_equal(n, 728);
+	assert_int_equal(blob[5], 2); /* revision */
 	assert_int_equal(fl_agent_state_decode(&b, blob, n), 0);
 	assert_int_equal(b.boot, 7);
 	assert_int_equal(b.job.offset, 512);
 	assert_string_equal(b.job.limits[0].metric, "temp_c");
 	assert_true(b.job.limits[0].max == 71.5);
+	assert_int_equal(b.key_floor, 3);
 	assert_int_equal(fl_agent_state_decode(&b, blob, n - 1), FL_ECORRUPT);
+	/* Revision 0 (646 bytes, an older agent's): read, key floor 0. */
+	blob[5] = 0;
+	assert_int_equal(fl_agent_state_decode(&b, blob, 646), 0);
+	assert_int_equal(b.key_floor, 0);
+	assert_int_equal(b.boot, 7);
+	assert_int_equal(fl_agent_state_decode(&b, blob, 645), FL_ECORRUPT);
+	/* Revision 1 (650 bytes): read, no encrypted job. */
+	blob[5] = 1;
+	assert_int_equal(fl_agent_state_decode(&b, blob, 650), 0);
+	assert_int_equal(b.key_floor, 3);
+	blob[5] = 2;
+	assert_int_equal(fl_agent_state_decode(&b, blob, 650), FL_ECORRUPT);
 	memset(blob + 100, 'x', 32); /* version without its NUL */
 	assert_int_equal(fl_agent_state_decode(&b, blob, n), FL_ECORRUPT);
 }

@@ -320,7 +320,7 @@ static void test_manifest__malformed_envelope_fails(void **state)
 					  key_a),
 			 0);
 	bad = env;
-	bad.v = 2;
+	bad.v = 3;
 	assert_int_equal(
 		fl_manifest_verify(&out, &bad, &trusted_a, 1, ops(state), NULL),
 		FL_ENOTSUP);
@@ -361,7 +361,7 @@ static void test_manifest__signed_but_bad_body_fails(void **state)
 	} cases[] = {
 		{"not json", FL_EINVAL},
 		{"[]", FL_EINVAL},
-		{"{\"v\":2,\"anything\":1}", FL_ENOTSUP},
+		{"{\"v\":3,\"anything\":1}", FL_ENOTSUP},
 		{"{\"v\":1}", FL_EINVAL},
 	/* one good body, then one rule broken at a time */
 #define B(extra)                                                               \
@@ -416,7 +416,8 @@ static void test_manifest__field_rules(void **state)
 
 	sample(&m);
 	assert_int_equal(fl_manifest_validate(&m, NULL), 0);
-	BREAKS(m.v = 2, "v");
+	BREAKS(m.v = 3, "v");
+	BREAKS(m.v = 2, "enc"); /* format 2 is the encrypted image */
 	BREAKS(m.component[0] = '\0', "component");
 	BREAKS(strcpy(m.component, "fw/x"), "component");
 	BREAKS(strcpy(m.version, "1.5"), "version");
@@ -714,6 +715,162 @@ static void test_manifest__seal_reports_allocation_failures(void **state)
 	assert_true(i > 5);
 }
 
+/* ---- envelope 2 --------------------------------------------------------- */
+
+/* Certifies key_b's point with key_a as the root. */
+static void cert_b_by_a(uint8_t out[FL_CERT_BYTES], uint16_t gen,
+			uint16_t floor, uint8_t roles)
+{
+	struct fl_manifest_cert c;
+
+	memset(&c, 0, sizeof(c));
+	c.roles = roles;
+	c.generation = gen;
+	c.floor = floor;
+	memcpy(c.root_kid, trusted_a.kid, FL_MANIFEST_KID_BYTES);
+	c.not_before = 1748000000;
+	c.not_after = 1800000000;
+	memcpy(c.pub, trusted_b.pub, FL_MANIFEST_PUB_BYTES);
+	assert_int_equal(fl_manifest_certify(out, &c, &fl_crypto_openssl,
+					     sign_digest, key_a),
+			 0);
+	assert_memory_equal(out + FL_CERT_TBS_BYTES, c.sig, 64);
+}
+
+static void test_manifest__envelope_2_round_trip_and_rules(void **state)
+{
+	static struct fl_manifest_env env, back;
+	static char text[FL_PROTO_MSG_MAX + 1];
+	uint8_t cert[FL_CERT_BYTES];
+	struct fl_manifest_cert dec;
+	struct fl_manifest_trust t;
+	struct fl_manifest_signer who;
+	struct fl_manifest m, out;
+	struct fl_proto_diag d;
+	size_t n;
+	char *p;
+
+	cert_b_by_a(cert, 7, 3, FL_CERT_ROLE_RELEASE);
+	assert_int_equal(fl_manifest_cert_decode(&dec, cert), 0);
+	assert_int_equal(dec.generation, 7);
+	assert_int_equal(dec.floor, 3);
+	sample(&m);
+	assert_int_equal(fl_manifest_seal_certified(&env, &m, cert,
+						    &fl_crypto_openssl,
+						    sign_digest, key_b),
+			 0);
+	assert_int_equal(env.v, FL_MANIFEST_ENV_CERTIFIED);
+	assert_memory_equal(env.kid, trusted_b.kid, FL_MANIFEST_KID_BYTES);
+	/* Sealing with a key the certificate does not name fails. */
+	assert_int_equal(fl_manifest_seal_certified(&back, &m, cert,
+						    &fl_crypto_openssl,
+						    sign_digest, key_a),
+			 FL_EVERIFY);
+	assert_int_equal(fl_manifest_env_encode(text, sizeof(text), &n, &env),
+			 0);
+	assert_non_null(strstr(text, "\"cert\":\""));
+	assert_int_equal(fl_manifest_env_decode(&back, text, n, NULL), 0);
+	assert_memory_equal(&env, &back, sizeof(env));
+	/* Verified through the root with each port. */
+	memset(&t, 0, sizeof(t));
+	t.roots = &trusted_a;
+	t.n_roots = 1;
+	t.key_floor = 7;
+	t.now = 1748736000;
+	assert_int_equal(fl_manifest_verify_trusted(&out, &who, &back, &t,
+						    ops(state), NULL),
+			 0);
+	assert_int_equal(who.generation, 7);
+	assert_int_equal(who.floor, 3);
+	assert_int_equal(out.seq, 42);
+	t.key_floor = 8;
+	assert_int_equal(fl_manifest_verify_trusted(&out, &who, &back, &t,
+						    ops(state), NULL),
+			 FL_EROLLBACK);
+	assert_string_equal(who.reason, "revoked_key");
+	/* Trusting the signing key directly is not enough. */
+	assert_int_equal(fl_manifest_verify(&out, &back, &trusted_b, 1,
+					    ops(state), NULL),
+			 FL_ENOENT);
+
+	/* cert: missing, short, in an envelope 1. */
+	p = strstr(text, ",\"cert\"");
+	assert_non_null(p);
+	{
+		static char t2[sizeof(text)];
+		size_t skip = strlen(",\"cert\":\"\"") + 212;
+
+		memcpy(t2, text, (size_t)(p - text));
+		strcpy(t2 + (p - text), p + skip);
+		d.msg[0] = '\0';
+		assert_int_equal(
+			fl_manifest_env_decode(&back, t2, strlen(t2), &d),
+			FL_EINVAL);
+		assert_non_null(strstr(d.msg, "cert"));
+		memcpy(t2, text, n + 1);
+		t2[(p - text) + 9] = '!';
+		assert_int_equal(fl_manifest_env_decode(&back, t2, n, NULL),
+				 FL_EINVAL);
+		memcpy(t2, text, n + 1);
+		t2[5] = '1'; /* "v":1 with a cert */
+		assert_int_equal(fl_manifest_env_decode(&back, t2, n, NULL),
+				 FL_EINVAL);
+	}
+	/* The body bound of envelope 2: 800 bytes. */
+	env.body_len = FL_MANIFEST_BODY2_MAX + 1;
+	assert_int_equal(fl_manifest_env_encode(text, sizeof(text), &n, &env),
+			 FL_EINVAL);
+	/* A certificate that breaks its rules is not made. */
+	dec.floor = 9; /* above its generation */
+	assert_int_equal(fl_manifest_certify(cert, &dec, &fl_crypto_openssl,
+					     sign_digest, key_a),
+			 FL_EINVAL);
+	cert[0] = 2;
+	assert_int_equal(fl_manifest_cert_decode(&dec, cert), FL_EINVAL);
+}
+
+/* The worst command (docs/protocol.md) with an envelope 2 at its 800-byte
+ * body still fits FL_PROTO_MSG_MAX. */
+static void test_manifest__envelope_2_worst_command_fits(void **state)
+{
+	static struct fl_cmd c, back;
+	static char text[FL_PROTO_MSG_MAX + 1];
+	size_t n;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.type = FL_CMD_ROLLBACK;
+	c.job = UINT32_MAX;
+	c.issued = FL_PROTO_UINT_MAX - 1;
+	c.expires = FL_PROTO_UINT_MAX;
+	c.manifest.v = FL_MANIFEST_ENV_CERTIFIED;
+	memset(c.manifest.kid, 0xa5, sizeof(c.manifest.kid));
+	c.manifest.body_len = FL_MANIFEST_BODY2_MAX;
+	for (size_t i = 0; i < FL_MANIFEST_BODY2_MAX; i++)
+		c.manifest.body[i] = (uint8_t)(i * 7 + 1);
+	memset(c.manifest.sig, 0xfe, sizeof(c.manifest.sig));
+	memset(c.manifest.cert, 0xcd, sizeof(c.manifest.cert));
+	c.activate = FL_ACTIVATE_WINDOW;
+	c.window_start_min = 23 * 60 + 59;
+	c.window_end_min = 0;
+	c.health_window_s = UINT32_MAX;
+	c.n_limits = FL_PROTO_LIMITS_MAX;
+	for (unsigned i = 0; i < c.n_limits; i++) {
+		struct fl_health_limit *l = &c.limits[i];
+
+		memset(l->metric, 'm', sizeof(l->metric) - 1);
+		l->metric[0] = (char)('a' + i);
+		l->has_min = l->has_max = true;
+		l->min = -1.23456789012345e-300;
+		l->max = 1.23456789012345e+300;
+	}
+	assert_int_equal(fl_proto_encode_cmd(text, sizeof(text), &n, &c), 0);
+	print_message("worst command with an envelope 2: %zu bytes\n", n);
+	assert_true(n <= FL_PROTO_MSG_MAX);
+	assert_int_equal(fl_proto_decode_cmd(&back, text, n, NULL), 0);
+	assert_memory_equal(&c, &back, sizeof(c));
+}
+
 int main(void)
 {
 	static struct port ports[] = {{&fl_crypto_openssl},
@@ -735,6 +892,8 @@ int main(void)
 			T(test_manifest__key_text),
 			T(test_manifest__golden_vector_from_the_docs),
 			T(test_manifest__seal_reports_allocation_failures),
+			T(test_manifest__envelope_2_round_trip_and_rules),
+			T(test_manifest__envelope_2_worst_command_fits),
 		};
 
 		printf("[ port %s ]\n", ports[p].ops->name);

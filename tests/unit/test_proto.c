@@ -489,7 +489,7 @@ static void test_cmd__refuses(void **state)
 		 "\"abc\"}",
 		 FL_EINVAL, FL_CMD_OFFER, 5},
 		{"{\"type\":\"offer\",\"job\":5,\"expires\":10,\"manifest\":"
-		 "{\"v\":2}}",
+		 "{\"v\":3}}",
 		 FL_ENOTSUP, FL_CMD_OFFER, 5},
 		{"{\"type\":\"offer\",\"job\":5,\"expires\":10," ENV
 		 ",\"activate\":\"later\"}",
@@ -585,7 +585,7 @@ static void test_cmd__envelope_rules(void **state)
 	}
 	d.msg[0] = '\0';
 	assert_int_equal(
-		fl_manifest_env_decode(&env, "{\"v\":2,\"cert\":1}", 16, &d),
+		fl_manifest_env_decode(&env, "{\"v\":3,\"cert\":1}", 16, &d),
 		FL_ENOTSUP);
 
 	/* The body bound: 896 bytes decode, 897 do not. */

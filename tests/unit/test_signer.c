@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -305,6 +306,81 @@ test_signer__sealed_manifest_verifies_with_exported_key(void **state)
 	tmp_remove(&t);
 }
 
+/* Writes DATA/keys/<kid>.cert for the signer's key, by root. */
+static void write_cert(const struct tmp *t, const struct fl_signer *s,
+		       const struct fl_sign_key *root, uint64_t not_before,
+		       uint64_t not_after, char *path, size_t cap)
+{
+	struct fl_manifest_cert c;
+	uint8_t raw[FL_CERT_BYTES];
+	char kid[FL_SIGN_KID_HEX_MAX];
+
+	memset(&c, 0, sizeof(c));
+	c.roles = FL_CERT_ROLE_RELEASE | FL_CERT_ROLE_ROLLBACK;
+	c.generation = 3;
+	c.floor = 2;
+	c.not_before = not_before;
+	c.not_after = not_after;
+	memcpy(c.pub, fl_sign_key_pub(fl_signer_key(s)), sizeof(c.pub));
+	assert_int_equal(fl_sign_key_certify(root, raw, &c), 0);
+	fl_sign_key_kid_hex(fl_signer_key(s), kid);
+	snprintf(path, cap, "%s/%s.cert", t->keys, kid);
+	assert_int_equal(fl_sign_cert_write(path, raw, NULL), 0);
+}
+
+static void test_signer__certified_key_seals_envelope_2(void **state)
+{
+	static struct fl_manifest_env env;
+	struct fl_manifest m, out;
+	struct fl_manifest_key root_pub;
+	struct fl_manifest_trust tr;
+	struct fl_manifest_signer who;
+	struct fl_sign_key *root = NULL;
+	struct fl_signer *s = NULL;
+	struct fl_signer_diag diag;
+	char cert[256];
+	struct tmp t;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(fl_sign_key_generate(&root, NULL), 0);
+	memcpy(root_pub.pub, fl_sign_key_pub(root), sizeof(root_pub.pub));
+	memcpy(root_pub.kid, fl_sign_key_kid(root), sizeof(root_pub.kid));
+	assert_int_equal(fl_signer_open(&s, t.dir, NULL), 0);
+	assert_null(fl_signer_cert(s));
+	write_cert(&t, s, root, 1000, (uint64_t)time(NULL) + 3650 * 86400ull,
+		   cert, sizeof(cert));
+	fl_signer_free(s);
+	assert_int_equal(fl_signer_open(&s, t.dir, NULL), 0);
+	assert_non_null(fl_signer_cert(s));
+	sample(&m);
+	assert_int_equal(fl_signer_sign_ops.seal(s, &env, &m), 0);
+	assert_int_equal(env.v, FL_MANIFEST_ENV_CERTIFIED);
+	/* A device that trusts only the root takes it. */
+	memset(&tr, 0, sizeof(tr));
+	tr.roots = &root_pub;
+	tr.n_roots = 1;
+	tr.key_floor = 2;
+	assert_int_equal(fl_manifest_verify_trusted(&out, &who, &env, &tr,
+						    &fl_crypto_openssl, NULL),
+			 0);
+	assert_int_equal(who.generation, 3);
+	assert_int_equal(out.seq, 42);
+	fl_signer_free(s);
+
+	/* A certificate that has ended: fleetd refuses to start with it. */
+	s = NULL;
+	assert_int_equal(fl_signer_open(&s, t.dir, NULL), 0);
+	write_cert(&t, s, root, 1000, 2000, cert, sizeof(cert));
+	fl_signer_free(s);
+	s = NULL;
+	assert_int_equal(fl_signer_open(&s, t.dir, &diag), FL_ESTATE);
+	assert_non_null(strstr(diag.msg, "ended"));
+	assert_int_equal(unlink(cert), 0);
+	fl_sign_key_free(root);
+	tmp_remove(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +393,7 @@ int main(void)
 			test_signer__refuses_what_is_not_a_p256_private_key),
 		cmocka_unit_test(test_signer__removes_a_crash_leftover),
 		cmocka_unit_test(test_signer__missing_data_dir_fails),
+		cmocka_unit_test(test_signer__certified_key_seals_envelope_2),
 		cmocka_unit_test(
 			test_signer__sealed_manifest_verifies_with_exported_key),
 	};

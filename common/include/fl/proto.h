@@ -26,7 +26,8 @@
  * (encoders: cJSON could not allocate; a decoder cannot tell a failed
  * allocation inside cJSON's parser from bad input, and says FL_EINVAL). A
  * caller-owned struct fl_proto_diag, which may be NULL, receives a one-line
- * reason naming the field.
+ * reason naming the field ("field: why"; only "field" when the codec is
+ * built with FL_PROTO_COMPACT_DIAG, as a microcontroller builds it).
  */
 #ifndef FL_PROTO_H
 #define FL_PROTO_H
@@ -61,15 +62,30 @@
  * survives a round trip exactly. Other numbers keep 15 digits. */
 #define FL_PROTO_UINT_MAX 999999999999999ull
 
-#define FL_MANIFEST_BODY_MAX	 896 /* bytes of the signed body */
-#define FL_MANIFEST_HW_MAX	 8   /* hardware models in one manifest */
-#define FL_MANIFEST_URL_MAX	 201 /* 200 characters */
-#define FL_MANIFEST_RANGE_MAX	 64  /* "from": a semver range */
-#define FL_MANIFEST_KID_BYTES	 8   /* key id: SHA-256(public point)[0..8) */
-#define FL_MANIFEST_PUB_BYTES	 65  /* uncompressed P-256 point */
-#define FL_MANIFEST_SIG_BYTES	 64  /* r || s, big-endian */
-#define FL_MANIFEST_ENV_VERSION	 1   /* envelope "v" this codec reads */
-#define FL_MANIFEST_BODY_VERSION 1   /* body "v" this codec reads */
+#define FL_MANIFEST_BODY_MAX	  896 /* bytes of the signed body */
+#define FL_MANIFEST_HW_MAX	  8   /* hardware models in one manifest */
+#define FL_MANIFEST_URL_MAX	  201 /* 200 characters */
+#define FL_MANIFEST_RANGE_MAX	  64  /* "from": a semver range */
+#define FL_MANIFEST_KID_BYTES	  8   /* key id: SHA-256(public point)[0..8) */
+#define FL_MANIFEST_PUB_BYTES	  65  /* uncompressed P-256 point */
+#define FL_MANIFEST_SIG_BYTES	  64  /* r || s, big-endian */
+#define FL_MANIFEST_ENV_VERSION	  1   /* envelope "v": a directly trusted key */
+#define FL_MANIFEST_ENV_CERTIFIED 2   /* envelope "v": with a key certificate */
+#define FL_MANIFEST_BODY2_MAX	  800 /* body bytes in an envelope 2 */
+#define FL_MANIFEST_BODY_VERSION  1   /* body "v": a plain image */
+#define FL_MANIFEST_BODY_SEALED	  2   /* body "v": an encrypted image */
+/* A body of format 2 is at most this long (either envelope), so that a
+ * command with a wrapped key ("key") still fits FL_PROTO_MSG_MAX. */
+#define FL_MANIFEST_SEALED_MAX 672
+#define FL_CMD_KEY_BYTES       122 /* a wrapped content key (fl/seal.h) */
+
+/* The signing key's certificate in an envelope 2 (docs/formats.md, "Key
+ * certificate"): 95 signed bytes, then the root's signature over them. */
+#define FL_CERT_BYTES	      159
+#define FL_CERT_TBS_BYTES     95
+#define FL_CERT_FORMAT	      1	    /* byte 0 */
+#define FL_CERT_ROLE_RELEASE  0x01u /* may sign manifests (not rollbacks) */
+#define FL_CERT_ROLE_ROLLBACK 0x02u /* may sign rollback manifests */
 
 /* A caller-owned diagnostic: a one-line reason for the last failure. */
 struct fl_proto_diag {
@@ -277,11 +293,16 @@ struct fl_health_limit {
  * parses the body; fl_manifest_verify() checks the signature first.
  */
 struct fl_manifest_env {
-	uint8_t v; /* envelope format, FL_MANIFEST_ENV_VERSION */
+	uint8_t v; /* envelope format: FL_MANIFEST_ENV_VERSION (1) or
+		      FL_MANIFEST_ENV_CERTIFIED (2) */
 	uint8_t kid[FL_MANIFEST_KID_BYTES];
-	uint16_t body_len; /* 1..FL_MANIFEST_BODY_MAX */
+	uint16_t body_len; /* 1..FL_MANIFEST_BODY_MAX (v 2: ..BODY2_MAX) */
 	uint8_t body[FL_MANIFEST_BODY_MAX];
 	uint8_t sig[FL_MANIFEST_SIG_BYTES];
+	/* v 2: the signing key's certificate, its bytes as the root signed
+	 * them (decoded only once the root's signature verified); v 1:
+	 * zero. */
+	uint8_t cert[FL_CERT_BYTES];
 };
 
 /* cmd (S->D). offer and rollback carry a manifest and the activation and
@@ -298,6 +319,11 @@ struct fl_cmd {
 	uint32_t health_window_s;	 /* "health"."window_s"; 0 default */
 	unsigned n_limits;		 /* "health"."limits" */
 	struct fl_health_limit limits[FL_PROTO_LIMITS_MAX];
+	/* "key": offer, rollback of an encrypted image (body format 2): the
+	 * content key wrapped for this device or its group, base64 of
+	 * FL_CMD_KEY_BYTES (docs/formats.md, "Wrapped content key"). */
+	bool has_key;
+	uint8_t key[FL_CMD_KEY_BYTES];
 };
 
 /* status (D->S): one step of one job. Statuses of a job are ordered by
@@ -392,6 +418,15 @@ struct fl_manifest {
 	uint64_t expires; /* Unix s; > issued */
 	bool is_rollback; /* "rollback": may point at an older version */
 	char from[FL_MANIFEST_RANGE_MAX]; /* semver range; "" = any */
+	/* Body format 2 ("enc"): the image is served as an encrypted
+	 * container (docs/formats.md, "Encrypted image"); length and sha256
+	 * above are the image's, what the slot holds; url serves the
+	 * container. */
+	bool is_sealed;	     /* v is FL_MANIFEST_BODY_SEALED */
+	uint8_t enc_zip;     /* "enc"."zip": enum fl_seal_zip */
+	uint32_t enc_chunk;  /* "enc"."chunk": plaintext per chunk */
+	uint32_t enc_length; /* "enc"."length": container bytes */
+	uint8_t enc_sha256[FL_SHA256_BYTES]; /* "enc"."sha256" */
 };
 
 /* A trusted public key and its id. */
@@ -441,19 +476,101 @@ int fl_manifest_body_decode_unverified(struct fl_manifest *out,
 				       struct fl_proto_diag *diag);
 
 /*
- * The device's path: picks the key whose kid matches, verifies the
- * signature over the exact body bytes, and only then parses the body into
- * *out (cleared first). Returns 0; FL_ENOENT (no trusted key has that kid);
- * FL_EVERIFY (bad signature); FL_ENOTSUP (envelope or body version);
- * FL_EINVAL, FL_ETOOBIG (signed, but the body breaks a rule); FL_ECRYPTO
- * or another error of the port. The caller answers FL_ENOENT and
- * FL_EVERIFY with bad_signature, the others with invalid_manifest.
+ * Envelope 1 only, for tools and tests: picks the key whose kid matches,
+ * verifies the signature over the exact body bytes, and only then parses
+ * the body into *out (cleared first): fl_manifest_verify_trusted() with
+ * these keys, no roots and any key allowed to sign rollbacks (an envelope
+ * 2 is then FL_ENOENT). Returns 0; FL_ENOENT (no trusted key has that
+ * kid); FL_EVERIFY (bad signature); FL_ENOTSUP (envelope or body
+ * version); FL_EINVAL, FL_ETOOBIG (signed, but the body breaks a rule);
+ * FL_ECRYPTO or another error of the port.
  */
 int fl_manifest_verify(struct fl_manifest *out,
 		       const struct fl_manifest_env *env,
 		       const struct fl_manifest_key *keys, unsigned n_keys,
 		       const struct fl_crypto_ops *c,
 		       struct fl_proto_diag *diag);
+
+/* ---- key certificates and trust (docs/formats.md, "Key certificate") -- */
+
+/* A signing key's certificate, decoded. */
+struct fl_manifest_cert {
+	uint8_t roles;	     /* FL_CERT_ROLE_*, at least one, no other bit */
+	uint16_t generation; /* 1..65535: the key's place in the rotation */
+	uint16_t floor;	     /* 1..generation: revokes every generation below */
+	uint8_t root_kid[FL_MANIFEST_KID_BYTES]; /* the root that signs it */
+	uint64_t not_before; /* Unix s: manifests issued from then on ... */
+	uint64_t not_after;  /* ... and before this; > not_before */
+	uint8_t pub[FL_MANIFEST_PUB_BYTES]; /* the signing key's point */
+	uint8_t sig[FL_MANIFEST_SIG_BYTES]; /* the root's, over bytes 0..94 */
+};
+
+/* Reads the 159 bytes of a certificate. Checks the layout only (format,
+ * roles, generation, floor, validity order, point prefix), not the
+ * signature. Returns 0 or FL_EINVAL (out cleared). */
+int fl_manifest_cert_decode(struct fl_manifest_cert *out,
+			    const uint8_t in[FL_CERT_BYTES]);
+
+/* What a device trusts, and what it has learnt. */
+struct fl_manifest_trust {
+	/* Signing keys trusted directly: envelope 1. */
+	const struct fl_manifest_key *keys;
+	unsigned n_keys;
+	/* Of those, the ids that may sign rollback manifests; 0 ids: any. */
+	const uint8_t (*rollback_kids)[FL_MANIFEST_KID_BYTES];
+	unsigned n_rollback_kids;
+	/* Root keys: they certify signing keys (envelope 2). */
+	const struct fl_manifest_key *roots;
+	unsigned n_roots;
+	/* The device's key floor: certificates of a lower generation are
+	 * revoked. 0 or 1: none is. */
+	uint16_t key_floor;
+	/* Trusted Unix time; 0: none (validity is then checked against the
+	 * manifest's "issued" only). */
+	uint64_t now;
+};
+
+/* Who signed a manifest, or why it was refused. */
+struct fl_manifest_signer {
+	uint8_t kid[FL_MANIFEST_KID_BYTES]; /* the key that signed the body */
+	uint16_t generation; /* its certificate's; 0: a directly trusted key */
+	uint16_t floor;	     /* its certificate's floor; 0 direct */
+	/* On a refusal, the reason token of docs/protocol.md that names it
+	 * ("unknown_key", "unknown_root", "bad_certificate", "revoked_key",
+	 * "key_expired", "key_not_yet_valid", "not_a_rollback_key",
+	 * "not_a_release_key"), or "" (a bad signature, a bad body).
+	 * Static storage; never NULL after a call. */
+	const char *reason;
+};
+
+/*
+ * The device's path for both envelopes: verifies, then parses. Envelope 1:
+ * the body's signature by a directly trusted key (kid). Envelope 2: the
+ * root named by the certificate, the root's signature over the
+ * certificate's bytes, then the certificate's fields, its generation
+ * against the key floor and its expiry against now, then the body's
+ * signature by the certified key. Only then is the body parsed; then its
+ * "issued" must lie in the certificate's validity and its kind (release,
+ * rollback) in the certificate's roles (envelope 1: a rollback needs a
+ * rollback key). *out and *who are cleared first; out is cleared again on
+ * any refusal; who is filled on success and says the reason on refusal.
+ *
+ * Returns 0; FL_ENOENT (no trusted key or root has that id); FL_EVERIFY (a
+ * signature: the body's, or the root's over the certificate); FL_EROLLBACK
+ * (the certificate's generation is below the key floor: revoked);
+ * FL_ESTATE (the key is expired or not yet valid, or may not sign this
+ * kind of manifest); FL_ENOTSUP (envelope or body version); FL_EINVAL,
+ * FL_ETOOBIG (a malformed envelope or certificate, or a body that breaks a
+ * rule); FL_ECRYPTO or another error of the port. A device answers
+ * FL_ENOENT, FL_EVERIFY, FL_EROLLBACK and FL_ESTATE with bad_signature
+ * (and who->reason), the others with invalid_manifest.
+ */
+int fl_manifest_verify_trusted(struct fl_manifest *out,
+			       struct fl_manifest_signer *who,
+			       const struct fl_manifest_env *env,
+			       const struct fl_manifest_trust *trust,
+			       const struct fl_crypto_ops *c,
+			       struct fl_proto_diag *diag);
 
 /* Signs a digest: writes r || s (big-endian, 32 bytes each). Returns 0 or
  * a negative error, passed through by fl_manifest_seal(). */
@@ -468,6 +585,29 @@ int fl_manifest_seal(struct fl_manifest_env *env, const struct fl_manifest *m,
 		     const uint8_t kid[FL_MANIFEST_KID_BYTES],
 		     const struct fl_crypto_ops *c, fl_manifest_sign_fn sign,
 		     void *sign_ctx);
+
+/* The signer's path for a certificate (fleet-manifest certify, fleetd
+ * keys): checks every field of *cert (sig ignored), writes the 95 signed
+ * bytes, has sign() (the root) sign their SHA-256 and appends the
+ * signature: out is the certificate as it travels, cert->sig is set.
+ * Returns 0, FL_EINVAL (a field breaks a rule), the port's or sign()'s
+ * error. */
+int fl_manifest_certify(uint8_t out[FL_CERT_BYTES],
+			struct fl_manifest_cert *cert,
+			const struct fl_crypto_ops *c, fl_manifest_sign_fn sign,
+			void *sign_ctx);
+
+/* fl_manifest_seal() for envelope 2: the body (at most
+ * FL_MANIFEST_BODY2_MAX bytes) signed by the key that cert certifies
+ * (sign() must sign with it; kid is derived from the certificate).
+ * Returns 0, FL_EINVAL (a malformed certificate), the errors of
+ * fl_manifest_body_encode() (FL_ETOOBIG over 800 bytes), the port's, or
+ * sign()'s. */
+int fl_manifest_seal_certified(struct fl_manifest_env *env,
+			       const struct fl_manifest *m,
+			       const uint8_t cert[FL_CERT_BYTES],
+			       const struct fl_crypto_ops *c,
+			       fl_manifest_sign_fn sign, void *sign_ctx);
 
 /* What a device knows when it decides whether a verified manifest applies. */
 struct fl_manifest_facts {

@@ -55,6 +55,7 @@
 #include "fl/installer.h"
 #include "fl/proto.h"
 #include "fl/slots.h"
+#include "fl/unseal.h"
 
 /* ---- ports ------------------------------------------------------------ */
 
@@ -274,6 +275,7 @@ enum fl_agent_phase {
 #define FL_AGENT_JOB_SPLICED	 0x02u /* the image was resumed mid-way */
 #define FL_AGENT_JOB_REFETCHED	 0x04u /* downloaded again from 0 once */
 #define FL_AGENT_JOB_EXPIRY_DONE 0x08u /* manifest expiry was checked */
+#define FL_AGENT_JOB_SEALED	 0x10u /* an encrypted image (below) */
 
 /* The current (or last) job. Fields of the verified manifest and of the
  * command are copied in, so nothing is parsed again after a reboot. */
@@ -300,18 +302,40 @@ struct fl_agent_job {
 	char reason[FL_PROTO_REASON_MAX]; /* of the final result */
 	unsigned n_limits;
 	struct fl_health_limit limits[FL_PROTO_LIMITS_MAX];
+	/* FL_AGENT_JOB_SEALED: the url serves an encrypted container
+	 * (docs/formats.md, "Encrypted image"); length and sha256 above are
+	 * the image's. offset is then a chunk boundary, and enc_offset the
+	 * container offset of that chunk (0: from the start). */
+	uint8_t enc_zip;
+	uint32_t enc_chunk;
+	uint32_t enc_length;
+	uint32_t enc_offset;
+	uint8_t enc_key[FL_AES256_KEY_BYTES]; /* the content key, unwrapped */
+	uint8_t enc_header[FL_SEAL_HEADER_BYTES]; /* once enc_offset > 0 */
 };
 
 struct fl_agent_state {
 	uint32_t boot;	       /* boot count, from 1, grows every boot */
 	uint32_t last_job;     /* highest job id taken */
 	uint32_t precancelled; /* a cancel that overtook its offer */
+	/* Key floor: signing-key certificates of a lower generation are
+	 * revoked. Raised by the floor of the certificate of a manifest the
+	 * agent takes, persisted with that job; never lowered. */
+	uint16_t key_floor;
 	struct fl_agent_job job;
 };
 
 #define FL_AGENT_BLOB_MAX 768 /* serialized struct fl_agent_state */
 
 /* ---- configuration ---------------------------------------------------- */
+
+/* The buffers an encrypted download needs (fl_agent_config.seal_bufs). */
+struct fl_agent_seal_bufs {
+	uint8_t *rec;
+	uint32_t rec_bytes;
+	uint8_t *plain;
+	uint32_t plain_bytes;
+};
 
 struct fl_agent_config {
 	struct fl_slots *slots; /* opened (fl_slots_open), borrowed */
@@ -323,6 +347,10 @@ struct fl_agent_config {
 	 * trusted key. */
 	const uint8_t (*rollback_kids)[FL_MANIFEST_KID_BYTES];
 	unsigned n_rollback_kids;
+	/* Root keys: they certify signing keys (envelope 2), whose roles and
+	 * generation their certificate gives. keys + roots: at least one. */
+	const struct fl_manifest_key *roots;
+	unsigned n_roots;
 	struct fl_agent_transport transport;
 	struct fl_agent_downloader downloader;
 	struct fl_agent_clock clock;
@@ -354,6 +382,22 @@ struct fl_agent_config {
 	uint32_t dl_retry_base_s; /* download backoff start [5] */
 	uint32_t dl_retry_max_s;  /* and cap [300] */
 	uint16_t dl_max_tries;	  /* then connection_lost [10] */
+
+	/* Encrypted images (docs/formats.md, "Encrypted image"). Without
+	 * wrap keys, or a crypto port without gcm and ECDH, an offer of one
+	 * is answered unsupported_package and not taken. */
+	const char *device_id; /* the name a device's wrapped key is bound to */
+	const struct fl_wrap_key *wrap_keys; /* own, then groups' */
+	unsigned n_wrap_keys;
+	struct fl_unzip unzip; /* ops NULL: compressed containers refused */
+	/* The largest chunk accepted [FL_SEAL_CHUNK_MIN * 4 = 16 KiB], and
+	 * the buffers of fl/unseal.h, borrowed and read when a download
+	 * starts (a caller may fill them in late, from its downloader's
+	 * start): rec of at least FL_SEAL_BUF_BYTES(seal_chunk_max) bytes,
+	 * plain of seal_chunk_max (compressed containers only). Missing or
+	 * too small then: the job ends out_of_ram. */
+	uint32_t seal_chunk_max;
+	struct fl_agent_seal_bufs *seal_bufs;
 };
 
 /* ---- the agent -------------------------------------------------------- */
@@ -373,7 +417,7 @@ struct fl_agent {
 	uint64_t progress_ms; /* last progress status */
 	uint32_t progress_bytes;
 	uint32_t ckpt_bytes; /* in.flushed at the last checkpoint */
-	uint64_t ckpt_ms;    /* mono time of the last checkpoint */
+	uint64_t ckpt_ms;    /* mono time of the last checkpoint or start */
 	uint32_t dl_offset;  /* the offset the transfer asked for */
 	uint32_t wait_retry_s;
 	uint8_t wait_result; /* RETRY_LATER while a precondition blocks */
@@ -385,18 +429,21 @@ struct fl_agent {
 	bool is_health_sent; /* the first health report of this boot */
 	bool has_sample;     /* sample holds a good one */
 	uint8_t limits_seen; /* bit i: limit i had a value in the trial */
+	bool is_unsealing;   /* unseal serves the running install */
+	struct fl_unseal unseal;
+	uint8_t seal_key[FL_AES256_KEY_BYTES]; /* unwrapped, until taken */
 	struct fl_agent_health_sample sample;
 	/* One buffer for what is built, used and dropped within one step,
 	 * never two at once: the verified manifest (until its fields are in
-	 * the job), a reported or health message (until published), the
-	 * serialized state (until saved or decoded). */
+	 * the job), a status, reported or health message (until published),
+	 * the serialized state (until saved or decoded). */
 	union {
 		struct fl_manifest manifest;
 		struct fl_reported reported;
 		struct fl_health health;
+		struct fl_status status;
 		uint8_t blob[FL_AGENT_BLOB_MAX];
 	} scratch;
-	struct fl_status status;
 };
 
 /* What a caller (fleet-sim's summary, a test) may read. */

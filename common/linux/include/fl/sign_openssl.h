@@ -83,4 +83,31 @@ int fl_sign_key_sign_digest(void *ctx, const uint8_t digest[FL_SHA256_BYTES],
 int fl_sign_key_seal(const struct fl_sign_key *k, struct fl_manifest_env *env,
 		     const struct fl_manifest *m);
 
+/* fl_manifest_seal_certified() with this key: an envelope 2 carrying cert,
+ * which must certify this key. Returns 0, FL_ESTATE (a public key),
+ * FL_EINVAL (cert is malformed or certifies another key), the errors of
+ * fl_manifest_seal_certified(). */
+int fl_sign_key_seal_certified(const struct fl_sign_key *k,
+			       struct fl_manifest_env *env,
+			       const struct fl_manifest *m,
+			       const uint8_t cert[FL_CERT_BYTES]);
+
+/* Certifies a signing key with root (a private key): fl_manifest_certify()
+ * with cert->root_kid set to root's kid. Returns its errors, or FL_ESTATE
+ * (root is a public key). */
+int fl_sign_key_certify(const struct fl_sign_key *root,
+			uint8_t out[FL_CERT_BYTES],
+			struct fl_manifest_cert *cert);
+
+/* A certificate file: the 212 base64 characters of the certificate's 159
+ * bytes (as in an envelope's "cert"), then a newline. write creates or
+ * replaces path through PATH.tmp (fsynced, renamed, the directory
+ * fsynced), mode 0644. read checks the layout (fl_manifest_cert_decode),
+ * not the signature. Return 0, FL_ENOENT (read: no such file), FL_EINVAL
+ * (not a certificate), FL_EIO, with the reason in diag. */
+int fl_sign_cert_read(const char *path, uint8_t out[FL_CERT_BYTES],
+		      struct fl_sign_diag *diag);
+int fl_sign_cert_write(const char *path, const uint8_t cert[FL_CERT_BYTES],
+		       struct fl_sign_diag *diag);
+
 #endif
