@@ -8,7 +8,9 @@
  *     soak starts at the first commit report's time;
  *   - a verdict (succeeded, failed, skipped, cancelled) is final; the first
  *     one counts, later ones are ignored;
- *   - a rollback result only moves up (sent < failed < done);
+ *   - a rollback result only moves up (sent < failed < done), also
+ *     after the rollout is rolled back (a late result is still its
+ *     device's);
  *   - the two reports that move a device back and forth between "in
  *     flight" and "deferred" are ordered by their own time, and one older
  *     than the last such change is ignored; presence likewise.
@@ -130,6 +132,7 @@ static void health(struct fl_engine *e, uint32_t dev, const struct fl_event *ev)
 static void rollback_result(struct fl_engine *e, uint32_t dev, unsigned rb)
 {
 	struct eng_dev *d = &e->dev[dev];
+	int was = engine__rb_unreached(d);
 
 	if (rb <= d->rb)
 		return;
@@ -141,12 +144,14 @@ static void rollback_result(struct fl_engine *e, uint32_t dev, unsigned rb)
 		e->nrb_failed++;
 	d->rb = (uint8_t)rb;
 	d->flags &= (uint16_t)~DF_RB_RESEND;
+	engine__rb_recount(e, d, was);
 	e->rb_dirty = 1;
 }
 
 static void presence(struct fl_engine *e, uint32_t dev, int online, int64_t at)
 {
 	struct eng_dev *d = &e->dev[dev];
+	int was = engine__rb_unreached(d);
 
 	if (d->t_presence != ENG_UNSET && at < d->t_presence)
 		return;
@@ -154,6 +159,7 @@ static void presence(struct fl_engine *e, uint32_t dev, int online, int64_t at)
 	e->rb_dirty = 1;
 	if (online) {
 		d->flags |= DF_ONLINE;
+		engine__rb_recount(e, d, was);
 		if (d->status == FL_DEV_UNREACHED) {
 			engine__set_status(e, dev, FL_DEV_PENDING);
 			engine__list_push(&e->pending, e, dev, DF_IN_PENDING);
@@ -165,6 +171,7 @@ static void presence(struct fl_engine *e, uint32_t dev, int online, int64_t at)
 		return;
 	}
 	d->flags &= (uint16_t)~DF_ONLINE;
+	engine__rb_recount(e, d, was);
 	if (d->status == FL_DEV_IN_FLIGHT && d->phase == FL_PROG_NONE) {
 		/* offline before acknowledging: unreached, offer outstanding,
 		 * offered again when it returns */
@@ -210,7 +217,9 @@ static int device_event(struct fl_engine *e, const struct fl_event *ev)
 		d->flags |= DF_REVERTED;
 		if (d->phase < FL_PROG_ACTIVATED)
 			d->phase = FL_PROG_ACTIVATED;
-		if (d->rb == FL_RB_SENT)
+		/* back on its old version: that is what a rollback is for,
+		 * also when one was refused or failed before */
+		if (d->rb == FL_RB_SENT || d->rb == FL_RB_FAILED)
 			rollback_result(e, dev, FL_RB_DONE);
 		e->rb_dirty = 1;
 		fail(e, dev, FL_FAIL_REVERTED, 1);

@@ -353,6 +353,21 @@ int engine__received_new(const struct eng_dev *d)
 	return d->phase >= FL_PROG_INSTALLED && !(d->flags & DF_REVERTED);
 }
 
+int engine__rb_unreached(const struct eng_dev *d)
+{
+	return d->rb == FL_RB_SENT && !(d->flags & DF_ONLINE);
+}
+
+void engine__rb_recount(struct fl_engine *e, const struct eng_dev *d, int was)
+{
+	int is = engine__rb_unreached(d);
+
+	if (is && !was)
+		e->nrb_unreached++;
+	else if (was && !is)
+		e->nrb_unreached--;
+}
+
 /* Queues a cancel or rollback for a device that failed, when one is owed
  * (step decides which, and whether it still is). */
 void engine__owe_remedy(struct fl_engine *e, uint32_t dev)
@@ -593,7 +608,9 @@ static int plan_ok(const struct fl_plan *p)
 			return 0;
 	}
 	if (p->health.soak_s < 0 || p->health.timeout_s < 0 ||
-	    p->health.soak_s > TL || p->health.timeout_s > TL)
+	    p->health.soak_s > TL || p->health.timeout_s > TL ||
+	    p->health.rollback_timeout_s < 0 ||
+	    p->health.rollback_timeout_s > TL)
 		return 0;
 	for (unsigned h = 0; h < p->nholds; h++) {
 		const struct fl_plan_hold *x = &p->holds[h];
@@ -751,6 +768,7 @@ void fl_engine_status(const struct fl_engine *e, struct fl_engine_status *out)
 	out->n_rollback_sent = e->nrb_sent;
 	out->n_rollback_done = e->nrb_done;
 	out->n_rollback_failed = e->nrb_failed;
+	out->n_rollback_unreached = e->nrb_unreached;
 	out->now_s = e->now;
 }
 
@@ -787,7 +805,7 @@ int fl_engine_device(const struct fl_engine *e, uint32_t dev,
 	out->is_online = (d->flags & DF_ONLINE) != 0;
 	out->status = d->status;
 	out->progress = d->phase;
-	out->rollback = d->rb;
+	out->rollback = engine__rb_unreached(d) ? FL_RB_UNREACHED : d->rb;
 	out->fail_reason = d->status == FL_DEV_FAILED ? d->reason : 0;
 	out->was_offered = (d->flags & DF_OFFERED) != 0;
 	out->stage = d->stage == ENG_NO_STAGE8 ? FL_ENGINE_NO_STAGE : d->stage;

@@ -149,7 +149,9 @@ struct fl_engine {
 	uint8_t resume_phase; /* where a step that ran out of room stopped */
 	uint8_t is_paused, pause_by_gate, paused_sent;
 	uint8_t rollback_req, cancel_req, rb_why, rb_dirty;
+	uint8_t rb_timed_out; /* health.rollback_timeout passed */
 	uint16_t rb_stage;
+	int64_t rb_deadline; /* rollback start + health.rollback_timeout */
 	uint8_t hold_approved[FL_PLAN_MAX_HOLDS];
 	uint32_t scoped_holds; /* bit h: hold h has a match */
 
@@ -165,6 +167,7 @@ struct fl_engine {
 	uint64_t changes; /* bumped by every status change */
 	uint32_t ntargets, nmembers, nunplaced, noffers;
 	uint32_t nrb_sent, nrb_done, nrb_failed;
+	uint32_t nrb_unreached;	   /* rollback sent, no result, offline */
 	int rate_rule, count_rule; /* which gate limits apply */
 };
 
@@ -180,6 +183,11 @@ void engine__list_push(struct eng_list *l, struct fl_engine *e, uint32_t dev,
 		       uint16_t flag);
 int64_t engine__soak(const struct fl_engine *e, const struct eng_dev *d);
 int engine__received_new(const struct eng_dev *d);
+/* A rollback sent, no result yet, and the device offline. Around any
+ * change of a device's rb or DF_ONLINE: was = engine__rb_unreached(d)
+ * before, engine__rb_recount(e, d, was) after. */
+int engine__rb_unreached(const struct eng_dev *d);
+void engine__rb_recount(struct fl_engine *e, const struct eng_dev *d, int was);
 int engine__time_ok(int64_t t);
 void engine__owe_remedy(struct fl_engine *e, uint32_t dev);
 

@@ -11,7 +11,9 @@
  *   4. remedies owed to single failed devices (cancel, rollback);
  *   5. rolling back or cancelled: a rollback to every device that
  *      received the new version, a cancel to every other live offer, then
- *      "rolled back" once no reachable device owes its result;
+ *      "rolled back" once no device owes its result, a device that is
+ *      offline being waited for until health.rollback_timeout after the
+ *      rollback started (an online one until it answers);
  *   6. running and not paused: start the next stage (or await its
  *      approval, or complete) as long as the current one passed;
  *   7. running and not paused: walk the devices waiting for an offer, in
@@ -27,7 +29,8 @@
  * given time, so cutting a step's output into pieces of any size gives the
  * same decisions in the same order. Otherwise next_wake is the earliest
  * of: a soak's end, a timeout, a window's or hold's change for a blocked
- * device, a rate slot freeing up, a deferred device's retry time.
+ * device, a rate slot freeing up, a deferred device's retry time, the
+ * rollback's deadline while a device owing its result is offline.
  */
 #include <string.h>
 
@@ -326,6 +329,8 @@ static int requests(struct fl_engine *e, struct out *o)
 			  FL_ENGINE_NO_DEV, 0, 0))
 			return FULL;
 		e->state = FL_ROLLOUT_ROLLING_BACK;
+		e->rb_deadline =
+			add_sat(o->now, e->plan->health.rollback_timeout_s);
 		e->rollback_req = 0;
 		e->cancel_req = 0;
 		e->rb_dirty = 1;
@@ -365,8 +370,11 @@ static int send_rollback(struct fl_engine *e, struct out *o, uint32_t dev)
 		  dev, 0, 0))
 		return FULL;
 	if (d->rb == FL_RB_NONE) {
+		int was = engine__rb_unreached(d);
+
 		d->rb = FL_RB_SENT;
 		e->nrb_sent++;
+		engine__rb_recount(e, d, was);
 	}
 	d->flags &= (uint16_t)~DF_RB_RESEND;
 	return 0;
@@ -450,6 +458,16 @@ static int fleet_scan(struct fl_engine *e, struct out *o)
 	uint32_t waiting = 0;
 	int sent, rc;
 
+	/* Devices away with a rollback unanswered are waited for until the
+	 * deadline; then once more a scan, which may end the rollback. */
+	if (e->state == FL_ROLLOUT_ROLLING_BACK && !e->rb_timed_out) {
+		if (o->now >= e->rb_deadline) {
+			e->rb_timed_out = 1;
+			e->rb_dirty = 1;
+		} else if (e->nrb_unreached > 0) {
+			wake_at(o, e->rb_deadline);
+		}
+	}
 	if (!e->rb_dirty)
 		return 0;
 	for (uint32_t r = 0; r < e->touched.n; r++) {
@@ -463,12 +481,14 @@ static int fleet_scan(struct fl_engine *e, struct out *o)
 		} while (rc == 0 && sent);
 		if (rc == FULL)
 			return FULL; /* rb_dirty stays: rescan next step */
-		if (d->rb == FL_RB_SENT && (d->flags & DF_ONLINE))
+		if (d->rb == FL_RB_SENT &&
+		    ((d->flags & DF_ONLINE) || !e->rb_timed_out))
 			waiting++;
 	}
 	if (e->state == FL_ROLLOUT_ROLLING_BACK && waiting == 0) {
-		if (!emit(o, FL_DEC_ROLLED_BACK, 0, FL_ENGINE_NO_STAGE,
-			  FL_ENGINE_NO_DEV, e->nrb_done, 0))
+		if (!emit(o, FL_DEC_ROLLED_BACK,
+			  e->nrb_unreached > 0 ? FL_WHY_TIMEOUT : 0,
+			  FL_ENGINE_NO_STAGE, FL_ENGINE_NO_DEV, e->nrb_done, 0))
 			return FULL;
 		e->state = FL_ROLLOUT_ROLLED_BACK;
 	}

@@ -800,6 +800,7 @@ static int devs_cb(void *ctx, const struct fl_store_device *s)
 struct ro_list {
 	char (*name)[FL_STORE_NAME_MAX];
 	char (*sha)[FL_STORE_SHA256_MAX];
+	bool *is_rolled_back;
 	size_t n, cap;
 	uint64_t last_id;
 	unsigned seen;
@@ -811,8 +812,7 @@ static int ros_cb(void *ctx, const struct fl_store_rollout *x)
 
 	l->last_id = x->id;
 	l->seen++;
-	if (x->started_at_s == FL_STORE_NONE ||
-	    x->state == FL_ROLLOUT_ROLLED_BACK)
+	if (x->started_at_s == FL_STORE_NONE)
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 8;
@@ -825,11 +825,52 @@ static int ros_cb(void *ctx, const struct fl_store_rollout *x)
 		if (a == NULL)
 			return FL_ENOMEM;
 		l->sha = a;
+		a = realloc(l->is_rolled_back, cap * sizeof(bool));
+		if (a == NULL)
+			return FL_ENOMEM;
+		l->is_rolled_back = a;
 		l->cap = cap;
 	}
+	l->is_rolled_back[l->n] = x->state == FL_ROLLOUT_ROLLED_BACK;
 	memcpy(l->name[l->n], x->name, sizeof(x->name));
 	memcpy(l->sha[l->n++], x->artifact_sha256, sizeof(x->artifact_sha256));
 	return 0;
+}
+
+struct owed {
+	bool is_owed;
+	uint64_t last_key;
+	unsigned seen;
+};
+
+static int owed_cb(void *ctx, const struct fl_store_member *m)
+{
+	struct owed *o = ctx;
+
+	o->last_key = m->device_key;
+	o->seen++;
+	if (m->rollback == FL_RB_SENT || m->rollback == FL_RB_UNREACHED)
+		o->is_owed = true;
+	return 0;
+}
+
+/* Whether a rolled back rollout still waits for a device's rollback
+ * result (a device away when it ended): then it is rebuilt like an
+ * active one, so that the device is sent its rollback again when it
+ * returns and its late result is recorded. The member rows say so. */
+static int rollback_owed(struct fl_runner *r, const char *name, bool *owed)
+{
+	struct owed o;
+	int err;
+
+	memset(&o, 0, sizeof(o));
+	do {
+		o.seen = 0;
+		err = fl_store_member_list(r->st, name, NULL, o.last_key, 1000,
+					   owed_cb, &o);
+	} while (err == 0 && !o.is_owed && o.seen == 1000);
+	*owed = o.is_owed;
+	return err;
 }
 
 static int load_all(struct fl_runner *r)
@@ -857,8 +898,14 @@ static int load_all(struct fl_runner *r)
 		l.seen = 0;
 		err = fl_store_rollout_list(r->st, l.last_id, 100, ros_cb, &l);
 	} while (err == 0 && l.seen == 100);
-	for (size_t i = 0; err == 0 && i < l.n; i++)
-		err = rollout_load(r, l.name[i], l.sha[i]);
+	for (size_t i = 0; err == 0 && i < l.n; i++) {
+		bool owed = true;
+
+		if (l.is_rolled_back[i])
+			err = rollback_owed(r, l.name[i], &owed);
+		if (err == 0 && owed)
+			err = rollout_load(r, l.name[i], l.sha[i]);
+	}
 	if (err == 0)
 		err = jobs_rebuild(r);
 	/* a device whose first report came just before a stop joins the
@@ -881,6 +928,7 @@ static int load_all(struct fl_runner *r)
 	}
 	free(l.name);
 	free(l.sha);
+	free(l.is_rolled_back);
 	return err;
 }
 
@@ -1805,6 +1853,8 @@ static int seal_now(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
 		if (r->st->in_txn)
 			(void)fl_store_rollback(r->st);
 		ro->n_rbm = before;
+		if (ro->mem[dev].rbm > before)
+			ro->mem[dev].rbm = 0;
 		return err;
 	}
 	for (size_t i = before; i < ro->n_rbm; i++)

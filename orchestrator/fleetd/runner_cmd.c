@@ -13,7 +13,10 @@
  * per image and model, with a sequence number above every one sealed
  * before (so above the new version's: the device's floor moves past it),
  * logged, and reused for every device and every re-send; one whose number
- * a device's floor has reached since is sealed again.
+ * a device's floor has reached since is sealed again. Each device keeps
+ * the manifest it was given: its re-sends (and a new seal once its floor
+ * reached it) use that image without looking again, since a device that
+ * went back no longer describes the old image as its other slot.
  *
  * Method, windows: the protocol carries one window in the device's local
  * time. With activate: window the runner picks the plan window that opens
@@ -397,13 +400,41 @@ static int find_prev(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
 	return prev_from_slots(r, d->id, out);
 }
 
+/* The image of a manifest sealed before: sealed again once a device's
+ * floor reached it. */
+static int prev_of_rbm(const struct r_rbm *k, struct r_prev *p)
+{
+	struct fl_manifest m;
+
+	if (fl_manifest_body_decode_unverified(&m, k->env.body, k->env.body_len,
+					       NULL) != 0)
+		return FL_EINVAL;
+	memset(p, 0, sizeof(*p));
+	p->is_found = true;
+	memcpy(p->sha256, k->sha256, sizeof(p->sha256));
+	p->length = m.length;
+	return 0;
+}
+
+static void remember(struct r_mem *mem, size_t i)
+{
+	mem->rbm = i < UINT16_MAX ? (uint16_t)(i + 1) : 0;
+}
+
 int rcmd_rollback_manifest(struct fl_runner *r, struct r_rollout *ro,
 			   uint32_t dev, int64_t now, bool seal,
 			   struct fl_manifest_env *env, char *why,
 			   size_t why_cap)
 {
 	const struct fl_inv_device *d = &ro->inv[dev];
-	uint64_t floor = r->devs[ro->mem[dev].gdev].floor;
+	struct r_mem *mem = &ro->mem[dev];
+	uint64_t floor = r->devs[mem->gdev].floor;
+	/* the manifest this device was given: its slots may no longer
+	 * describe the image (it went back on its own, or it took the
+	 * command and its status is on its way) */
+	const struct r_rbm *k = mem->rbm != 0 && mem->rbm <= ro->n_rbm
+					? &ro->rbm[mem->rbm - 1]
+					: NULL;
 	struct fl_manifest m;
 	struct r_prev p;
 	size_t n;
@@ -416,7 +447,13 @@ int rcmd_rollback_manifest(struct fl_runner *r, struct r_rollout *ro,
 			 "no rollback: the version it ran before is unknown");
 		return FL_ENOENT;
 	}
-	err = find_prev(r, ro, dev, &p);
+	if (k != NULL && k->seq > floor) {
+		*env = k->env;
+		return 0;
+	}
+	if (k != NULL && !seal)
+		return FL_ESTATE;
+	err = k != NULL ? prev_of_rbm(k, &p) : find_prev(r, ro, dev, &p);
 	if (err != 0)
 		return err;
 	if (!p.is_found) {
@@ -432,6 +469,7 @@ int rcmd_rollback_manifest(struct fl_runner *r, struct r_rollout *ro,
 		if (strcmp(x->sha256, p.sha256) == 0 &&
 		    strcmp(x->model, d->model) == 0 && x->seq > floor) {
 			*env = x->env;
+			remember(mem, i);
 			return 0;
 		}
 	}
@@ -478,6 +516,7 @@ int rcmd_rollback_manifest(struct fl_runner *r, struct r_rollout *ro,
 		memcpy(x->model, d->model, strlen(d->model) + 1);
 		x->seq = m.seq;
 		x->env = *env;
+		remember(mem, ro->n_rbm - 1);
 	}
 	return 0;
 }

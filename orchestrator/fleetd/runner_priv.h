@@ -56,6 +56,9 @@ struct r_mem {
 	struct r_jobm offer, rb;
 	int64_t offer_at, cancel_at, rb_at; /* decided at; -1 never */
 	uint8_t owe, in_owe;
+	/* its rollback manifest: index in ro->rbm + 1 (0 none or not yet);
+	 * re-sends reuse it without looking for the image again */
+	uint16_t rbm;
 	int64_t next_send;
 	/* the member row as written */
 	uint8_t has_row, st, prog, rbs, reason;

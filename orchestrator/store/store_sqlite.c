@@ -179,6 +179,10 @@ enum sid {
 	S_EV_LAST,
 	S_EV_AFTER,
 	S_EV_ROLLOUT,
+	S_TOKEN_ADD,
+	S_TOKEN_GET,
+	S_TOKEN_REVOKE,
+	S_TOKEN_LIST,
 	S_COUNT
 };
 
@@ -199,22 +203,26 @@ static const char *const sql[S_COUNT] = {
 			  " ON CONFLICT (key) DO UPDATE SET value = "
 			  "excluded.value",
 	[S_JOB_PEEK] = "SELECT next FROM counters WHERE name = 'job'",
+	/* no RETURNING on the hot paths: SQLite runs it through an
+	 * ephemeral table, a page cache made and freed per call */
 	[S_JOB_TAKE] = "UPDATE counters SET next = next + 1"
-		       " WHERE name = 'job' AND next <= 4294967295"
-		       " RETURNING next - 1",
+		       " WHERE name = 'job' AND next = ?1"
+		       " AND next <= 4294967295",
 
 	[S_DEV_KEY] = "SELECT key FROM devices WHERE id = ?1",
 	[S_DEV_TOUCH] = "INSERT INTO devices (id, first_seen, last_seen)"
 			" VALUES (?1, ?2, ?2) ON CONFLICT (id) DO UPDATE SET"
 			" first_seen = CASE WHEN first_seen < 0"
 			" THEN excluded.first_seen ELSE first_seen END,"
-			" last_seen = max(last_seen, excluded.last_seen)"
-			" RETURNING key",
+			" last_seen = max(last_seen, excluded.last_seen)",
 	[S_DEV_SEEN] = "UPDATE devices SET first_seen = CASE"
 		       " WHEN first_seen < 0 THEN ?2 ELSE first_seen END,"
 		       " last_seen = max(last_seen, ?2) WHERE id = ?1",
-	[S_DEV_HEALTH] = "UPDATE devices SET health = ?2, health_at = ?3"
-			 " WHERE id = ?1",
+	/* device_seen's update and the health in one statement */
+	[S_DEV_HEALTH] = "UPDATE devices SET health = ?2, health_at = ?3,"
+			 " first_seen = CASE WHEN first_seen < 0"
+			 " THEN ?3 ELSE first_seen END,"
+			 " last_seen = max(last_seen, ?3) WHERE id = ?1",
 	[S_DEV_UNSEEN] = "INSERT INTO devices (id, first_seen, last_seen)"
 			 " VALUES (?1, -1, -1) ON CONFLICT (id) DO NOTHING",
 	[S_DEV_PRESENCE] = "UPDATE devices SET is_online = ?2, p_boot = ?3,"
@@ -359,6 +367,16 @@ static const char *const sql[S_COUNT] = {
 			 " LEFT JOIN rollouts r ON r.key = e.rollout_key"
 			 " WHERE e.rollout_key = ?1 AND e.seq > ?2"
 			 " ORDER BY e.seq LIMIT ?3",
+
+	[S_TOKEN_ADD] = "INSERT INTO tokens (name, role, hash, created_at)"
+			" VALUES (?1, ?2, ?3, ?4)",
+	[S_TOKEN_GET] = "SELECT name, role, hash, created_at, revoked_at"
+			" FROM tokens WHERE name = ?1",
+	[S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = CASE"
+			   " WHEN revoked_at < 0 THEN ?2 ELSE revoked_at END"
+			   " WHERE name = ?1",
+	[S_TOKEN_LIST] = "SELECT name, role, hash, created_at, revoked_at"
+			 " FROM tokens WHERE name > ?1 ORDER BY name LIMIT ?2",
 };
 
 /* ---- the backend's state --------------------------------------------------
@@ -377,6 +395,7 @@ struct sq {
 		struct fl_store_approval ap;
 		struct fl_store_event ev;
 		struct fl_store_job job;
+		struct fl_store_token tok;
 	} rec;
 };
 
@@ -981,17 +1000,13 @@ static int device_touch(struct fl_store *st, const char *id, int64_t at_s,
 {
 	struct sq *b = SQ(st);
 	sqlite3_stmt *s = use(b, S_DEV_TOUCH);
-	int rc, err = 0;
+	int err;
 
 	bind_text(b, s, 1, id);
 	bind_int(b, s, 2, at_s);
-	rc = step(b, s);
-	if (rc == SQLITE_ROW)
-		*key = col_int(s, 0);
-	else
-		err = db_fail(st, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc,
-			      "report: device");
-	sqlite3_reset(s);
+	err = exec_bound(st, s, "report: device", NULL);
+	if (err == 0)
+		err = device_key(st, id, "report: device", key);
 	return err;
 }
 
@@ -1144,10 +1159,7 @@ static int write_report(struct fl_store *st, const struct fl_store_report *r,
 					      &r->u.inventory);
 		break;
 	case FL_STORE_REPORT_HEALTH:
-		err = device_seen(st, r->device, r->at_s);
-		if (err == 0)
-			err = write_health(st, r->device, r->at_s,
-					   r->u.health.json);
+		err = write_health(st, r->device, r->at_s, r->u.health.json);
 		break;
 	case FL_STORE_REPORT_STATUS:
 		err = device_seen(st, r->device, r->at_s);
@@ -1795,16 +1807,25 @@ static int sq_job_create(struct fl_store *st, const char *rollout,
 	sqlite3_reset(s);
 
 	if (err == 0) {
-		s = use(b, S_JOB_TAKE);
+		s = use(b, S_JOB_PEEK);
 		rc = step(b, s);
 		if (rc == SQLITE_ROW)
 			id = col_int(s, 0);
-		else if (rc == SQLITE_DONE)
+		else
+			err = db_fail(st,
+				      rc == SQLITE_DONE ? SQLITE_CORRUPT : rc,
+				      "job_create");
+		sqlite3_reset(s);
+	}
+	if (err == 0) {
+		int changes = 0;
+
+		s = use(b, S_JOB_TAKE);
+		bind_int(b, s, 1, id);
+		err = exec_bound(st, s, "job_create", &changes);
+		if (err == 0 && changes != 1)
 			err = fail(st, FL_ETOOBIG,
 				   "job_create: job ids are exhausted");
-		else
-			err = db_fail(st, rc, "job_create");
-		sqlite3_reset(s);
 	}
 	if (err == 0) {
 		s = use(b, S_JOB_INSERT);
@@ -2026,6 +2047,102 @@ static int sq_approval_list(struct fl_store *st, const char *rollout,
 	}
 	if (err == 0 && rc != SQLITE_DONE)
 		err = db_fail(st, rc, "approval_list");
+	sqlite3_reset(s);
+	return err;
+}
+
+/* ---- API tokens ------------------------------------------------------------
+ */
+
+static int sq_token_add(struct fl_store *st, const struct fl_store_token *t)
+{
+	struct sq *b = SQ(st);
+	sqlite3_stmt *s;
+	int err = enter(st, "token_add");
+
+	if (err != 0)
+		return err;
+	s = use(b, S_TOKEN_ADD);
+	bind_text(b, s, 1, t->name);
+	bind_text(b, s, 2, t->role);
+	bind_text(b, s, 3, t->hash);
+	bind_int(b, s, 4, t->created_at_s);
+	err = exec_bound(st, s, "token_add", NULL);
+	if (err == FL_EBUSY)
+		err = fail(st, FL_EBUSY, "token_add: a token named '%s' exists",
+			   t->name);
+	return err;
+}
+
+static void token_row(sqlite3_stmt *s, struct fl_store_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	col_text(s, 0, t->name, sizeof(t->name));
+	col_text(s, 1, t->role, sizeof(t->role));
+	col_text(s, 2, t->hash, sizeof(t->hash));
+	t->created_at_s = col_int(s, 3);
+	t->revoked_at_s = col_int(s, 4);
+}
+
+static int sq_token_get(struct fl_store *st, const char *name,
+			struct fl_store_token *out)
+{
+	struct sq *b = SQ(st);
+	sqlite3_stmt *s;
+	int rc, err = enter(st, "token_get");
+
+	if (err != 0)
+		return err;
+	s = use(b, S_TOKEN_GET);
+	bind_text(b, s, 1, name);
+	rc = step(b, s);
+	if (rc == SQLITE_ROW)
+		token_row(s, out);
+	else if (rc == SQLITE_DONE)
+		err = fail(st, FL_ENOENT, "token_get: no token '%s'", name);
+	else
+		err = db_fail(st, rc, "token_get");
+	sqlite3_reset(s);
+	return err;
+}
+
+static int sq_token_revoke(struct fl_store *st, const char *name, int64_t at_s)
+{
+	struct sq *b = SQ(st);
+	sqlite3_stmt *s;
+	int changes = 0, err = enter(st, "token_revoke");
+
+	if (err != 0)
+		return err;
+	s = use(b, S_TOKEN_REVOKE);
+	bind_text(b, s, 1, name);
+	bind_int(b, s, 2, at_s);
+	err = exec_bound(st, s, "token_revoke", &changes);
+	if (err == 0 && changes == 0)
+		err = fail(st, FL_ENOENT, "token_revoke: no token '%s'", name);
+	return err;
+}
+
+static int sq_token_list(struct fl_store *st, const char *after_name,
+			 unsigned limit, fl_store_token_cb cb, void *ctx)
+{
+	struct sq *b = SQ(st);
+	sqlite3_stmt *s;
+	int rc, err = enter(st, "token_list");
+
+	if (err != 0)
+		return err;
+	s = use(b, S_TOKEN_LIST);
+	bind_text(b, s, 1, after_name);
+	bind_int(b, s, 2, limit);
+	while ((rc = step(b, s)) == SQLITE_ROW) {
+		token_row(s, &b->rec.tok);
+		err = cb(ctx, &b->rec.tok);
+		if (err != 0)
+			break;
+	}
+	if (err == 0 && rc != SQLITE_DONE)
+		err = db_fail(st, rc, "token_list");
 	sqlite3_reset(s);
 	return err;
 }
@@ -2380,4 +2497,8 @@ static const struct fl_store_ops sqlite_ops = {
 	.event_append = sq_event_append,
 	.event_last = sq_event_last,
 	.events_after = sq_events_after,
+	.token_add = sq_token_add,
+	.token_get = sq_token_get,
+	.token_revoke = sq_token_revoke,
+	.token_list = sq_token_list,
 };

@@ -90,6 +90,7 @@ struct sim {
 	uint8_t reverted[MAX_DEV];
 	uint8_t hold_approved[FL_PLAN_MAX_HOLDS];
 	int paused, ended;
+	int64_t rb_start; /* when the rollback started; -1 not yet */
 	uint32_t started_ref_sum;
 	int64_t offer_times[FL_PLAN_MAX_STAGES][BIG];
 	unsigned noffers[FL_PLAN_MAX_STAGES];
@@ -126,6 +127,7 @@ static void gen_plan(struct sim *S)
 	}
 	tp->p.health.soak_s = r(S, 2) ? 0 : (int64_t)r(S, 300);
 	tp->p.health.timeout_s = r(S, 2) ? 0 : 100 + (int64_t)r(S, 2000);
+	tp->p.health.rollback_timeout_s = r(S, 3) ? (int64_t)r(S, 3000) : 0;
 	tp->p.health.has_max_failure_rate = (uint8_t)r(S, 2);
 	tp->p.health.max_failure_rate_ppm = (uint32_t)r(S, 500001);
 	tp->p.health.has_max_failures = r(S, 5) < 2;
@@ -618,21 +620,48 @@ static void check_gates(struct sim *S, const struct fl_decision *d, size_t n)
 	}
 }
 
-static void check_rollback(struct sim *S)
+static int owes_rb(const struct fl_engine_device *x)
+{
+	return x->rollback == FL_RB_SENT || x->rollback == FL_RB_UNREACHED;
+}
+
+/* After a step at S->now that was not cut short. */
+static void check_rollback(struct sim *S, int64_t wake)
 {
 	struct fl_engine_status st;
+	int64_t deadline = S->rb_start + S->tp.p.health.rollback_timeout_s;
+	uint32_t unreached = 0, waited = 0, away = 0;
 
 	fl_engine_status(S->e, &st);
-	if (st.state != FL_ROLLOUT_ROLLING_BACK &&
-	    st.state != FL_ROLLOUT_ROLLED_BACK)
-		return;
 	for (uint32_t i = 0; i < S->inv.n; i++) {
 		struct fl_engine_device x = td_dev(S->e, i);
 
-		if (x.progress >= FL_PROG_INSTALLED && !S->reverted[i])
+		/* "rollback unreached" is exactly: owed a result, offline */
+		CHECK((x.rollback == FL_RB_UNREACHED) ==
+			      (owes_rb(&x) && !S->online[i]),
+		      "%s rollback %u online %u", S->inv.d[i].id, x.rollback,
+		      S->online[i]);
+		unreached += x.rollback == FL_RB_UNREACHED;
+		if (owes_rb(&x) && (S->online[i] || S->now < deadline))
+			waited++;
+		if (owes_rb(&x) && !S->online[i])
+			away++;
+		if ((st.state == FL_ROLLOUT_ROLLING_BACK ||
+		     st.state == FL_ROLLOUT_ROLLED_BACK) &&
+		    x.progress >= FL_PROG_INSTALLED && !S->reverted[i])
 			CHECK(x.rollback != FL_RB_NONE,
 			      "%s installed, no rollback", S->inv.d[i].id);
 	}
+	CHECK(st.n_rollback_unreached == unreached, "unreached %u, counted %u",
+	      st.n_rollback_unreached, unreached);
+	if (st.state != FL_ROLLOUT_ROLLING_BACK)
+		return;
+	/* it does not linger: someone is still waited for ... */
+	CHECK(waited > 0, "rolling back, nobody to wait for");
+	/* ... and the deadline wakes it while someone is away */
+	if (away > 0 && S->now < deadline)
+		CHECK(wake <= deadline, "wake %lld after the deadline %lld",
+		      (long long)wake, (long long)deadline);
 }
 
 static void do_step(struct sim *S)
@@ -664,14 +693,25 @@ static void do_step(struct sim *S)
 		case FL_DEC_PAUSED: S->paused = 1; break;
 		case FL_DEC_RESUMED: S->paused = 0; break;
 		case FL_DEC_ROLLBACK_STARTED:
+			S->rb_start = d->at_s;
+			S->ended = 1;
+			break;
 		case FL_DEC_CANCELLED: S->ended = 1; break;
 		case FL_DEC_ROLLED_BACK:
-			/* every device still owing a result is offline */
-			for (uint32_t j = 0; j < S->inv.n; j++)
-				CHECK(td_dev(S->e, j).rollback != FL_RB_SENT ||
-					      !S->online[j],
+			/* every device still owing a result is offline, and
+			 * its deadline has passed */
+			for (uint32_t j = 0; j < S->inv.n; j++) {
+				struct fl_engine_device x = td_dev(S->e, j);
+
+				CHECK(!owes_rb(&x) ||
+					      (!S->online[j] &&
+					       S->now >=
+						       S->rb_start +
+							       S->tp.p.health
+								       .rollback_timeout_s),
 				      "rolled back while %s is due",
 				      S->inv.d[j].id);
+			}
 			break;
 		case FL_DEC_ROLLBACK_DEVICE:
 		case FL_DEC_CANCEL:
@@ -695,7 +735,7 @@ static void do_step(struct sim *S)
 				sg.count[5], sg.count[6], sg.count[7]);
 		}
 	check_gates(S, S->log + S->nlog, n);
-	check_rollback(S);
+	check_rollback(S, wake);
 	S->nlog += n;
 }
 

@@ -131,9 +131,17 @@
  * FL_DEC_ROLLBACK_DEVICE (again when it comes back online without having
  * reported a result); every other live offer gets a FL_DEC_CANCEL;
  * unjudged members become cancelled. Holds, windows and pause do not delay
- * a rollback. The rollout is rolled_back once every device sent a rollback
- * has reported its result (done or failed) or is offline; results that
- * arrive later are still recorded (fl_engine_device).
+ * a rollback. A device sent a rollback that has not reported its result
+ * and is offline is "rollback unreached" (fl_engine_device().rollback
+ * FL_RB_UNREACHED, fl_engine_status().n_rollback_unreached): it may be
+ * rebooting into the old version, or away for a while. The rollout stays
+ * rolling_back until every device sent a rollback has reported its result
+ * (done or failed): an online device until it does, an offline one until
+ * health.rollback_timeout after the rollback started (0: not waited for).
+ * Then it is rolled_back (FL_DEC_ROLLED_BACK, ref: devices done; why
+ * FL_WHY_TIMEOUT when some were still unreached). Results that arrive
+ * later are still folded in (fl_engine_device, n_rollback_done), and a
+ * device that comes back without a result is sent its rollback again.
  *
  * CANCEL (FL_EV_CANCEL): no further offers, live offers not yet installed
  * are cancelled, devices that installed keep the new version.
@@ -330,7 +338,8 @@ enum fl_decision_kind {
 	FL_DEC_PAUSED = 13,	    /* why: operator or gate */
 	FL_DEC_RESUMED = 14,
 	FL_DEC_ROLLBACK_STARTED = 15, /* why: gate (stage) or operator */
-	FL_DEC_ROLLED_BACK = 16,      /* final */
+	FL_DEC_ROLLED_BACK = 16,      /* final; ref: rollbacks done; why:
+					 timeout when some were unreached */
 	FL_DEC_COMPLETE = 17,	      /* the last stage passed */
 	FL_DEC_CANCELLED = 18,	      /* final */
 };
@@ -467,6 +476,7 @@ enum fl_rb_state {
 	FL_RB_SENT = 1,
 	FL_RB_FAILED = 2,
 	FL_RB_DONE = 3,
+	FL_RB_UNREACHED = 4, /* views only: sent, no result, device offline */
 };
 
 struct fl_engine_status {
@@ -477,7 +487,8 @@ struct fl_engine_status {
 	uint32_t n_devices, n_targets, n_members, n_unplaced;
 	uint32_t n_offers; /* offer decisions so far */
 	uint32_t n_rollback_sent, n_rollback_done, n_rollback_failed;
-	int64_t now_s; /* the engine's clock */
+	uint32_t n_rollback_unreached; /* of those sent: no result, offline */
+	int64_t now_s;		       /* the engine's clock */
 };
 
 struct fl_engine_stage {
