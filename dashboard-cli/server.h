@@ -25,7 +25,7 @@ enum fl_srv_cmd {
 	FL_SRV_DEVICE,	 /* device ID */
 	FL_SRV_EVENTS,	 /* events [NAME] */
 	FL_SRV_LABEL,	 /* label ID k=v... -k... */
-	FL_SRV_WATCH,	 /* watch [NAME]: the dashboard, not here yet */
+	FL_SRV_WATCH,	 /* watch [NAME]: the live dashboard */
 	FL_SRV_NCMDS
 };
 
@@ -73,5 +73,9 @@ int fl_srv_confirm(FILE *in, FILE *out, const char *question);
 /* Runs a server command (argv[0] the command word). Returns an enum
  * fl_cli_exit, or -1 when argv[0] is not a server command. */
 int fl_cli_server(const struct fl_cli *cli, int argc, char **argv);
+
+/* `watch [NAME]` (watch.c): the dashboard on a terminal, else one line per
+ * change. Returns an enum fl_cli_exit. */
+int fl_cli_watch(const struct fl_cli *cli, const char *name);
 
 #endif

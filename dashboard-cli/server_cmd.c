@@ -1072,10 +1072,9 @@ int fl_cli_server(const struct fl_cli *cli, int argc, char **argv)
 		return FL_EXIT_OK;
 	}
 	if (x->a.cmd == FL_SRV_WATCH) {
+		rc = fl_cli_watch(cli, x->a.name);
 		free(x);
-		return fail_msg("watch: not available yet (the live "
-				"dashboard); use fleetctl rollout status or "
-				"fleetctl events --follow");
+		return rc;
 	}
 	x->cli = cli;
 	x->is_json = cli->is_json || x->a.is_json;
