@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -29,7 +30,10 @@
 #define FLEETCTL_VERSION "0.0.0"
 #endif
 
-#define BASE_MAX 256 /* a base URL, so that messages that name it fit */
+#define BASE_MAX      256 /* a base URL, so that messages that name it fit */
+#define TOKEN_MAX     160 /* a token: "flt_" NAME(32) "_" 64 hex digits */
+#define TOKEN_SRC_MAX 300
+#define CA_MAX	      1024
 
 struct fl_api {
 	CURL *easy;
@@ -39,6 +43,13 @@ struct fl_api {
 	char *buf;
 	size_t len, cap;
 	int is_over;
+	/* "Authorization: Bearer TOKEN", or "" without a token; where the
+	 * token came from, for the message of a 401 */
+	char auth[TOKEN_MAX + 32];
+	char token_src[TOKEN_SRC_MAX];
+	/* the CA fleetd's certificate is checked against (https://):
+	 * $FLEET_CA, else the default one if it exists; "": the system's */
+	char ca[CA_MAX];
 };
 
 void fl_api_reply_clear(struct fl_api_reply *r)
@@ -53,6 +64,141 @@ const char *fl_api_base_url(const char *server)
 {
 	return server != NULL && server[0] != '\0' ? server
 						   : FL_API_DEFAULT_URL;
+}
+
+int fl_api_default_token_file(char *out, size_t cap)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(out, cap, "%s/fleetd/admin.token", xdg);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(out, cap, "%s/.local/state/fleetd/admin.token",
+			     home);
+	else
+		return FL_ENOENT;
+	return n < 0 || (size_t)n >= cap ? FL_ETOOBIG : 0;
+}
+
+/* The first line of a token file, trimmed. FL_ENOENT when it cannot be
+ * read (errno says why), FL_EINVAL when it holds no token. */
+static int read_token_file(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return FL_ENOENT;
+	if (fgets(out, (int)cap, f) == NULL)
+		out[0] = '\0';
+	fclose(f);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' ||
+			 out[n - 1] == ' ' || out[n - 1] == '\t'))
+		out[--n] = '\0';
+	return n == 0 || n + 1 >= cap ? FL_EINVAL : 0;
+}
+
+/* A token has the characters of an HTTP header value's token68. */
+static int is_token_text(const char *t)
+{
+	if (t[0] == '\0')
+		return 0;
+	for (; *t != '\0'; t++)
+		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The token: $FLEET_TOKEN, else the file $FLEET_TOKEN_FILE, else the
+ * default file when it exists (api.h). */
+static int find_token(struct fl_api *api, struct fl_api_diag *d)
+{
+	const char *env = getenv("FLEET_TOKEN");
+	const char *file = getenv("FLEET_TOKEN_FILE");
+	char tok[TOKEN_MAX + 2], def[TOKEN_SRC_MAX - 32];
+	int rc;
+
+	api->auth[0] = '\0';
+	if (env != NULL && env[0] != '\0') {
+		if (strlen(env) > TOKEN_MAX || !is_token_text(env)) {
+			snprintf(d->msg, sizeof(d->msg),
+				 "the token (--token or FLEET_TOKEN) is not "
+				 "one fleetd makes");
+			return FL_EINVAL;
+		}
+		(void)fl_strlcpy(tok, env, sizeof(tok));
+		snprintf(api->token_src, sizeof(api->token_src),
+			 "the token of --token or FLEET_TOKEN");
+	} else if (file != NULL && file[0] != '\0') {
+		rc = read_token_file(file, tok, sizeof(tok));
+		if (rc != 0 || !is_token_text(tok)) {
+			snprintf(d->msg, sizeof(d->msg),
+				 "token file %.200s: %s", file,
+				 rc == FL_ENOENT ? strerror(errno)
+						 : "no token in it");
+			return FL_EINVAL;
+		}
+		snprintf(api->token_src, sizeof(api->token_src),
+			 "the token of %.200s", file);
+	} else {
+		if (fl_api_default_token_file(def, sizeof(def)) != 0 ||
+		    read_token_file(def, tok, sizeof(tok)) != 0 ||
+		    !is_token_text(tok)) {
+			snprintf(api->token_src, sizeof(api->token_src),
+				 "no token was sent: give --token, "
+				 "FLEET_TOKEN or FLEET_TOKEN_FILE (%.200s "
+				 "was not found)",
+				 def);
+			return 0;
+		}
+		snprintf(api->token_src, sizeof(api->token_src),
+			 "the token of %.200s", def);
+	}
+	snprintf(api->auth, sizeof(api->auth), "Authorization: Bearer %s", tok);
+	memset(tok, 0, sizeof(tok));
+	return 0;
+}
+
+int fl_api_default_ca_file(char *out, size_t cap)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(out, cap, "%s/fleetd/pki/ca.crt", xdg);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(out, cap, "%s/.local/state/fleetd/pki/ca.crt",
+			     home);
+	else
+		return FL_ENOENT;
+	return n < 0 || (size_t)n >= cap ? FL_ETOOBIG : 0;
+}
+
+/* The CA of an https:// server (see struct fl_api). */
+static int find_ca(struct fl_api *api, struct fl_api_diag *d)
+{
+	const char *env = getenv("FLEET_CA");
+	char def[CA_MAX];
+
+	api->ca[0] = '\0';
+	if (strncasecmp(api->url, "https://", 8) != 0)
+		return 0;
+	if (env != NULL && env[0] != '\0') {
+		if (fl_strlcpy(api->ca, env, sizeof(api->ca)) != 0) {
+			snprintf(d->msg, sizeof(d->msg),
+				 "FLEET_CA: path too long");
+			return FL_EINVAL;
+		}
+		return 0;
+	}
+	if (fl_api_default_ca_file(def, sizeof(def)) == 0 &&
+	    access(def, R_OK) == 0)
+		(void)fl_strlcpy(api->ca, def, sizeof(api->ca));
+	return 0;
 }
 
 int fl_api_open(struct fl_api **out, const char *server, struct fl_api_diag *d)
@@ -88,6 +234,10 @@ int fl_api_open(struct fl_api **out, const char *server, struct fl_api_diag *d)
 	}
 	while (n > 0 && api->url[n - 1] == '/')
 		api->url[--n] = '\0';
+	if (find_token(api, d) != 0 || find_ca(api, d) != 0) {
+		free(api);
+		return FL_EINVAL;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(api);
 		snprintf(d->msg, sizeof(d->msg), "libcurl would not start");
@@ -255,6 +405,16 @@ static int transfer_error(struct fl_api *api, CURLcode cc,
 				 "cannot connect to fleetd at %s: %s", api->url,
 				 why);
 		return FL_EIO;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CONNECT_ERROR:
+		snprintf(d->msg, sizeof(d->msg),
+			 "cannot trust fleetd at %.100s: %.150s (checked "
+			 "against %.150s; FLEET_CA names fleetd's "
+			 "DATA/pki/ca.crt)",
+			 api->url, why,
+			 api->ca[0] ? api->ca : "the system's CAs");
+		return FL_EIO;
 	case CURLE_COULDNT_RESOLVE_HOST:
 		snprintf(d->msg, sizeof(d->msg),
 			 "cannot find the host of %s: %s", api->url, why);
@@ -295,11 +455,19 @@ static void error_message(struct fl_api_reply *r, struct fl_api_diag *d)
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
 
+	const char *pre = r->status == 401   ? "unauthorized: "
+			  : r->status == 403 ? "forbidden: "
+					     : "";
+
 	if (cJSON_IsString(code))
 		r->code = code->valuestring;
-	if (cJSON_IsString(msg) && msg->valuestring[0] != '\0')
-		fl_render_clean(d->msg, sizeof(d->msg), msg->valuestring);
-	else if (r->code != NULL)
+	if (cJSON_IsString(msg) && msg->valuestring[0] != '\0') {
+		size_t n = strlen(pre);
+
+		memcpy(d->msg, pre, n + 1);
+		fl_render_clean(d->msg + n, sizeof(d->msg) - n,
+				msg->valuestring);
+	} else if (r->code != NULL)
 		snprintf(d->msg, sizeof(d->msg),
 			 "fleetd refused: %.200s (HTTP %ld)", r->code,
 			 r->status);
@@ -314,7 +482,7 @@ static int perform(struct fl_api *api, const struct req *q,
 {
 	char url[FL_API_URL_MAX + sizeof(api->url)];
 	struct curl_slist *hdr = NULL;
-	const char *headers[4];
+	const char *headers[5];
 	unsigned nh = 0;
 	CURL *e = api->easy;
 	CURLcode cc;
@@ -331,12 +499,19 @@ static int perform(struct fl_api *api, const struct req *q,
 	api->is_over = 0;
 	api->errbuf[0] = '\0';
 	curl_easy_reset(e);
+	if (api->ca[0] != '\0' &&
+	    curl_easy_setopt(e, CURLOPT_CAINFO, api->ca) != CURLE_OK) {
+		snprintf(d->msg, sizeof(d->msg), "out of memory");
+		return FL_ENOMEM;
+	}
 	headers[nh++] = "Accept: application/json";
 	headers[nh++] = "Expect:"; /* no 100-continue round trip */
 	if (q->body != NULL)
 		headers[nh++] = "Content-Type: application/json";
 	if (q->file != NULL)
 		headers[nh++] = "Content-Type: application/octet-stream";
+	if (api->auth[0] != '\0')
+		headers[nh++] = api->auth;
 	for (unsigned i = 0; i < nh; i++) {
 		struct curl_slist *h = curl_slist_append(hdr, headers[i]);
 
@@ -406,6 +581,12 @@ static int perform(struct fl_api *api, const struct req *q,
 	}
 	if (r->status >= 400) {
 		error_message(r, d);
+		if (r->status == 401) {
+			size_t n = strlen(d->msg);
+
+			snprintf(d->msg + n, sizeof(d->msg) - n, " (%s)",
+				 api->token_src);
+		}
 		return fl_api_status_err(r->status);
 	}
 	if (r->status < 200 || r->status > 299) {

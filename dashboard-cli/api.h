@@ -8,6 +8,14 @@
  * (the embedded set-up's). A request names a path below it, built with
  * struct fl_api_path so that names and ids are escaped.
  *
+ * Every request carries `Authorization: Bearer TOKEN` (docs/api.md): the
+ * token is $FLEET_TOKEN (main sets it from --token), else the first line
+ * of the file $FLEET_TOKEN_FILE (--token-file), else that of the admin
+ * token fleetd writes at its first start when its data folder is the
+ * default (fl_api_default_token_file), else none: fleetd then answers
+ * 401, and the message says which token was sent or that none was. A
+ * 401's message starts "unauthorized: ", a 403's "forbidden: ".
+ *
  * Errors of every request function, in the reply's diag:
  *   FL_EIO      fleetd not reachable ("fleetd is not running at URL"),
  *               the connection cut, no answer in time, HTTP 5xx
@@ -29,7 +37,7 @@
 
 struct cJSON;
 
-#define FL_API_DEFAULT_URL   "http://127.0.0.1:8780"
+#define FL_API_DEFAULT_URL   "https://127.0.0.1:8780"
 #define FL_API_URL_MAX	     2048
 #define FL_API_MAX_ANSWER    (16u << 20) /* bytes of one answer */
 #define FL_API_CONNECT_S     10		 /* to connect */
@@ -60,12 +68,27 @@ const char *fl_api_base_url(const char *server);
 
 /* A client of the fleetd at server (see fl_api_base_url). The URL must
  * start with http:// or https://; a trailing '/' is dropped. Returns 0 and
- * *out (fl_api_close), FL_EINVAL (a bad URL, explained in d), FL_ENOMEM or
- * FL_EIO (libcurl would not start). */
+ * *out (fl_api_close), FL_EINVAL (a bad URL, or a token given that
+ * cannot be read or used, explained in d), FL_ENOMEM or FL_EIO (libcurl
+ * would not start). */
 int fl_api_open(struct fl_api **out, const char *server, struct fl_api_diag *d);
 
 /* Accepts NULL. */
 void fl_api_close(struct fl_api *api);
+
+/* The admin token fleetd writes in its default data folder:
+ * $XDG_STATE_HOME/fleetd/admin.token, else
+ * $HOME/.local/state/fleetd/admin.token. 0, FL_ENOENT (neither variable
+ * is set), FL_ETOOBIG. */
+int fl_api_default_token_file(char *out, size_t cap);
+
+/* The fleet CA fleetd makes in its default data folder, which an https://
+ * server's certificate is checked against when $FLEET_CA is not set and
+ * the file exists (else the system's CAs):
+ * $XDG_STATE_HOME/fleetd/pki/ca.crt, else
+ * $HOME/.local/state/fleetd/pki/ca.crt. 0, FL_ENOENT (neither variable is
+ * set), FL_ETOOBIG. */
+int fl_api_default_ca_file(char *out, size_t cap);
 
 /* The base URL in use, without a trailing '/'. */
 const char *fl_api_url(const struct fl_api *api);

@@ -20,7 +20,8 @@
 #endif
 
 static const char usage_text[] =
-	"usage: fleetctl [--server URL] [--json] COMMAND [ARGS]\n"
+	"usage: fleetctl [--server URL] [--token TOKEN] [--json] COMMAND "
+	"[ARGS]\n"
 	"\n"
 	"commands that need no server:\n"
 	"  plan validate FILE...           check rollout plans\n"
@@ -41,12 +42,19 @@ static const char usage_text[] =
 	"  device ID\n"
 	"  events [NAME] [--follow] [--after SEQ]\n"
 	"  label ID KEY=VALUE... [-KEY]... [--remove KEY]...\n"
-	"  watch [NAME]                    the live dashboard (not "
-	"available yet)\n"
+	"  watch [NAME]                    the live dashboard (one line per "
+	"change\n"
+	"                                  when stdout is not a terminal)\n"
 	"\n"
 	"global options:\n"
 	"  --server URL   fleetd's address (default: $FLEET_SERVER, else\n"
-	"                 http://127.0.0.1:8780, the embedded set-up's)\n"
+	"                 https://127.0.0.1:8780, the embedded set-up's;\n"
+	"                 its CA: $FLEET_CA, else fleetd's default "
+	"pki/ca.crt)\n"
+	"  --token TOKEN  fleetd's API token (default: $FLEET_TOKEN, else\n"
+	"                 the file $FLEET_TOKEN_FILE, else the admin token of\n"
+	"                 fleetd's default data folder on this machine)\n"
+	"  --token-file FILE  the token's file\n"
 	"  --json         machine-readable output on stdout\n"
 	"  --help         this text        --version   fleetctl's version\n"
 	"\n"
@@ -92,6 +100,24 @@ int main(int argc, char **argv)
 			if (a[9] == '\0')
 				return usage("--server needs a URL");
 			cli.server = a + 9;
+		} else if (strcmp(a, "--token") == 0 ||
+			   strcmp(a, "--token-file") == 0) {
+			/* through the environment, so that every client
+			 * of the API in this process sends it (api.h) */
+			if (i + 1 >= argc || argv[i + 1][0] == '\0')
+				return usage(a[7] == '\0'
+						     ? "--token needs a token"
+						     : "--token-file needs a "
+						       "file");
+			if (a[7] == '\0')
+				rc = setenv("FLEET_TOKEN", argv[++i], 1);
+			else
+				rc = unsetenv("FLEET_TOKEN") != 0
+					     ? -1
+					     : setenv("FLEET_TOKEN_FILE",
+						      argv[++i], 1);
+			if (rc != 0)
+				return usage("no room for the token");
 		} else {
 			fprintf(stderr, "fleetctl: unknown option %s\n", a);
 			return usage(NULL);

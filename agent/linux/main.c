@@ -41,6 +41,7 @@
 #include "fl/crypto_openssl.h"
 #include "fl/err.h"
 #include "fl/flash_linux.h"
+#include "fl/unzip_zstd.h"
 #include "linux_priv.h"
 
 #ifndef FL_AGENT_VERSION
@@ -110,6 +111,8 @@ struct app {
 	struct fla_device dev;
 	struct fl_agent_config acfg;
 	struct fl_agent agent;
+	struct fl_unzip_zstd *unzip; /* encrypted images: zstd chunks */
+	struct fl_agent_seal_bufs seal_bufs;
 	int sig_fd;
 	bool is_stopping;
 	struct fl_agent_info last; /* for the job log lines */
@@ -336,17 +339,30 @@ static int start_adapters(struct app *a)
 	mc.keepalive_s = c->keepalive_s;
 	mc.session_expiry_s = c->session_expiry_s;
 	mc.agent_version = FL_AGENT_VERSION;
+	if (mc.cafile == NULL)
+		say(FL_LOG_WARN,
+		    "broker: plain text (no `tls` in broker): anyone on the "
+		    "path can read this device's commands and publish as it");
+	else if (mc.certfile == NULL)
+		say(FL_LOG_WARN, "broker: TLS without a client certificate: "
+				 "fleetd's broker refuses the connection");
 	rc = fl_mqtt_dev_new(&a->mqtt, a->loop, &mc);
 	if (rc != 0) {
 		say(FL_LOG_ERROR, "mqtt: %s", fl_strerror(rc));
 		return rc;
 	}
 	memset(&cc, 0, sizeof(cc));
-	cc.cafile = c->dl_cafile[0] ? c->dl_cafile : NULL;
+	/* fleetd serves images over HTTPS with a certificate of the fleet
+	 * CA: the broker's CA is the downloads' too unless told. */
+	cc.cafile = c->dl_cafile[0] ? c->dl_cafile
+				    : (c->cafile[0] ? c->cafile : NULL);
 	cc.connect_timeout_s = c->connect_timeout_s;
 	cc.stall_timeout_s = c->stall_timeout_s;
 	cc.max_redirects = 3;
 	cc.max_bytes_per_s = c->max_bytes_per_s;
+	/* One device, one transfer: a 1 MiB receive buffer takes a fraction
+	 * of the socket reads of libcurl's 16 KiB. */
+	cc.buffer_bytes = FL_CURL_BUFFER_MAX;
 	rc = fl_curl_new(&a->curl, a->loop, &cc);
 	if (rc == 0)
 		rc = fl_curl_dl_new(&a->dl, a->curl);
@@ -375,6 +391,59 @@ static void describe(struct app *a)
 	    (unsigned)a->cfg.port);
 }
 
+/* Encrypted images, with wrap keys only: the zstd port and the two buffers
+ * of one chunk of the configured size (fl/unseal.h). */
+static int start_sealing(struct app *a)
+{
+	const struct fla_config *c = &a->cfg;
+	struct fl_agent_config *ac = &a->acfg;
+	uint32_t chunk = c->seal_chunk_max != 0 ? c->seal_chunk_max
+						: 4u * FL_SEAL_CHUNK_MIN;
+	int rc;
+
+	if (c->n_wrap_keys == 0)
+		return 0;
+	rc = fl_unzip_zstd_new(&a->unzip);
+	a->seal_bufs.rec_bytes = FL_SEAL_BUF_BYTES(chunk);
+	a->seal_bufs.rec = malloc(a->seal_bufs.rec_bytes);
+	a->seal_bufs.plain_bytes = chunk;
+	a->seal_bufs.plain = malloc(chunk);
+	if (rc != 0 || a->seal_bufs.rec == NULL || a->seal_bufs.plain == NULL) {
+		say(FL_LOG_ERROR, "encryption: cannot allocate its buffers");
+		return FL_ENOMEM;
+	}
+	ac->device_id = c->id;
+	ac->wrap_keys = c->wrap_keys;
+	ac->n_wrap_keys = c->n_wrap_keys;
+	ac->unzip = fl_unzip_zstd_port(a->unzip);
+	ac->seal_chunk_max = chunk;
+	ac->seal_bufs = &a->seal_bufs;
+	say(FL_LOG_DEBUG,
+	    "encryption: %u wrap key(s), chunks up to %u bytes (buffers %u "
+	    "and %u bytes, zstd context %zu)",
+	    c->n_wrap_keys, (unsigned)chunk, (unsigned)a->seal_bufs.rec_bytes,
+	    (unsigned)a->seal_bufs.plain_bytes, fl_unzip_zstd_bytes(a->unzip));
+	return 0;
+}
+
+static void stop_sealing(struct app *a)
+{
+	volatile uint8_t *p = (volatile uint8_t *)a->cfg.wrap_keys;
+
+	/* The private keys, and what the buffers may still hold. */
+	for (size_t i = 0; i < sizeof(a->cfg.wrap_keys); i++)
+		p[i] = 0;
+	if (a->seal_bufs.rec != NULL)
+		memset(a->seal_bufs.rec, 0, a->seal_bufs.rec_bytes);
+	if (a->seal_bufs.plain != NULL)
+		memset(a->seal_bufs.plain, 0, a->seal_bufs.plain_bytes);
+	free(a->seal_bufs.rec);
+	free(a->seal_bufs.plain);
+	memset(&a->seal_bufs, 0, sizeof(a->seal_bufs));
+	fl_unzip_zstd_free(a->unzip);
+	a->unzip = NULL;
+}
+
 static int start_agent(struct app *a)
 {
 	const struct fla_config *c = &a->cfg;
@@ -388,6 +457,8 @@ static int start_agent(struct app *a)
 	ac->n_keys = c->n_keys;
 	ac->rollback_kids = c->rollback_kids;
 	ac->n_rollback_kids = c->n_rollback_kids;
+	ac->roots = c->roots;
+	ac->n_roots = c->n_roots;
 	ac->transport = fl_mqtt_dev_transport(a->mqtt);
 	ac->downloader = fl_curl_dl_downloader(a->dl);
 	ac->clock.ops = &fl_linux_clock_ops;
@@ -413,6 +484,9 @@ static int start_agent(struct app *a)
 	ac->dl_retry_base_s = c->dl_retry_base_s;
 	ac->dl_retry_max_s = c->dl_retry_max_s;
 	ac->dl_max_tries = c->dl_max_tries;
+	rc = start_sealing(a);
+	if (rc != 0)
+		return rc;
 	rc = fl_agent_init(&a->agent, ac);
 	if (rc != 0) {
 		say(FL_LOG_ERROR, "agent: cannot start: %s%s", fl_strerror(rc),
@@ -504,6 +578,7 @@ static void shutdown_all(struct app *a)
 	if (a->is_uboot_open)
 		fl_boot_uboot_close(&a->boot);
 	fl_flash_linux_close(&a->flash);
+	stop_sealing(a);
 }
 
 int main(int argc, char **argv)

@@ -31,16 +31,34 @@
  * connects asynchronously afterwards. The integration test proves the
  * session outlives the connection (a command published while the device
  * is offline arrives when it is back).
+ *
+ * A shared TLS set-up (fl_mqtt_tls, fleet-sim's thousands of sessions):
+ * libmosquitto takes one SSL_CTX for every session (MOSQ_OPT_SSL_CTX,
+ * without its defaults: the context verifies the broker itself) instead
+ * of building a context per session from files. The client certificate
+ * differs per device: after each (re)connect call the session tags its
+ * fresh SSL object (mosquitto_ssl_get) with itself, and during the call
+ * (where, on loopback, the whole handshake may run) it is the one
+ * connecting; the context's certificate callback, run when the broker
+ * asks for a certificate, loads that device's files into that SSL object
+ * alone.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
 
 #include "fl/bytes.h"
 #include "fl/err.h"
@@ -65,9 +83,15 @@ enum state {
 	ST_STOPPING = 6,   /* DISCONNECT queued */
 };
 
+struct fl_mqtt_tls {
+	SSL_CTX *ctx;
+	char dir[1024]; /* "": no client certificate */
+};
+
 struct fl_mqtt_dev {
 	struct fl_loop *loop;
 	struct mosquitto *mosq;
+	struct fl_mqtt_tls *tls; /* shared; NULL: none or libmosquitto's */
 	struct fl_agent *agent;
 	enum state state;
 	bool has_connected; /* connect_bind_async done once: reconnect */
@@ -91,6 +115,111 @@ struct fl_mqtt_dev {
 };
 
 static void on_fd(void *ctx, int fd, uint32_t events);
+
+/* ---- a TLS context shared by many sessions ------------------------------- */
+
+static int tls_index = -1; /* SSL ex_data: the session of an SSL object */
+/* The session inside mosquitto_(re)connect_async(), whose fresh SSL object
+ * is not tagged yet: on loopback the whole handshake can happen in that
+ * call. One thread per loop: no other session connects meanwhile. */
+static struct fl_mqtt_dev *tls_connecting;
+
+/* The broker asks for a client certificate: the device's own. */
+static int on_cert(SSL *ssl, void *arg)
+{
+	struct fl_mqtt_tls *t = arg;
+	struct fl_mqtt_dev *d = SSL_get_ex_data(ssl, tls_index);
+	char path[sizeof(t->dir) + FL_DEVICE_ID_MAX + 8];
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	FILE *f;
+	int ok;
+
+	if (d == NULL)
+		d = tls_connecting;
+	if (d == NULL || t->dir[0] == '\0')
+		return 1; /* none: the broker decides */
+	snprintf(path, sizeof(path), "%s/%s.crt", t->dir, d->id);
+	f = fopen(path, "re");
+	if (f != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/%s.key", t->dir, d->id);
+	f = fopen(path, "re");
+	if (f != NULL) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	ok = x != NULL && k != NULL && SSL_use_certificate(ssl, x) == 1 &&
+	     SSL_use_PrivateKey(ssl, k) == 1;
+	if (!ok)
+		fl_linux__log(FL_LOG_ERROR, d->id,
+			      "mqtt: no usable certificate %s/%s.crt and .key",
+			      t->dir, d->id);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return ok ? 1 : 0;
+}
+
+int fl_mqtt_tls_new(struct fl_mqtt_tls **out, const char *cafile,
+		    const char *certdir, const char *host)
+{
+	struct fl_mqtt_tls *t;
+	X509_VERIFY_PARAM *vp;
+	unsigned char addr[16];
+	int ok;
+
+	*out = NULL;
+	if (cafile == NULL || host == NULL || strlen(host) >= HOST_MAX ||
+	    (certdir != NULL && strlen(certdir) >= sizeof(t->dir)))
+		return FL_EINVAL;
+	if (tls_index < 0)
+		tls_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (tls_index < 0)
+		return FL_ENOMEM;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return FL_ENOMEM;
+	if (certdir != NULL)
+		(void)fl_strlcpy(t->dir, certdir, sizeof(t->dir));
+	t->ctx = SSL_CTX_new(TLS_client_method());
+	if (t->ctx == NULL) {
+		free(t);
+		return FL_ENOMEM;
+	}
+	vp = SSL_CTX_get0_param(t->ctx);
+	ok = SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) == 1 &&
+	     SSL_CTX_load_verify_file(t->ctx, cafile) == 1;
+	if (ok && (inet_pton(AF_INET, host, addr) == 1 ||
+		   inet_pton(AF_INET6, host, addr) == 1))
+		ok = X509_VERIFY_PARAM_set1_ip_asc(vp, host) == 1;
+	else if (ok)
+		ok = X509_VERIFY_PARAM_set1_host(vp, host, 0) == 1;
+	if (!ok) {
+		fl_linux__log(FL_LOG_ERROR, NULL, "mqtt: TLS: cannot use %s",
+			      cafile);
+		ERR_clear_error();
+		SSL_CTX_free(t->ctx);
+		free(t);
+		return FL_EIO;
+	}
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_cert_cb(t->ctx, on_cert, t);
+	*out = t;
+	return 0;
+}
+
+void fl_mqtt_tls_free(struct fl_mqtt_tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -241,11 +370,13 @@ static void connect_now(struct fl_mqtt_dev *d)
 		arm_retry(d);
 		return;
 	}
+	tls_connecting = d;
 	if (!d->has_connected)
 		rc = mosquitto_connect_bind_async(d->mosq, d->host, d->port,
 						  d->keepalive_s, NULL);
 	else
 		rc = mosquitto_reconnect_async(d->mosq);
+	tls_connecting = NULL;
 	if (rc != MOSQ_ERR_SUCCESS) {
 		fl_linux__log(FL_LOG_WARN, d->id, "mqtt: connect to %s:%u: %s",
 			      d->host, (unsigned)d->port,
@@ -260,6 +391,12 @@ static void connect_now(struct fl_mqtt_dev *d)
 	}
 	d->has_connected = true;
 	d->state = ST_CONNECTING;
+	if (d->tls != NULL) {
+		SSL *ssl = mosquitto_ssl_get(d->mosq);
+
+		if (ssl != NULL)
+			(void)SSL_set_ex_data(ssl, tls_index, d);
+	}
 	if (!sync_io(d))
 		lost(d);
 }
@@ -335,6 +472,19 @@ static void on_fd(void *ctx, int fd, uint32_t events)
 		(void)mosquitto_loop_read(d->mosq, READ_PACKETS);
 	if ((events & EPOLLOUT) && mosquitto_socket(d->mosq) == fd)
 		(void)mosquitto_loop_write(d->mosq, READ_PACKETS);
+	/* A socket in error that libmosquitto keeps: during a TLS handshake
+	 * (a connect refused or reset) libmosquitto 2.0 takes the error for
+	 * "try again" and would wait for the keep-alive. Nothing left to read
+	 * and an error or hang-up: the connection is gone. */
+	if ((events & (EPOLLERR | EPOLLHUP)) &&
+	    mosquitto_socket(d->mosq) == fd) {
+		int avail = 0;
+
+		if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0) {
+			lost(d);
+			return;
+		}
+	}
 	if (!sync_io(d))
 		lost(d);
 }
@@ -586,7 +736,8 @@ int fl_mqtt_dev_new(struct fl_mqtt_dev **out, struct fl_loop *loop,
 	if (cfg->agent_version != NULL)
 		(void)fl_strlcpy(d->agent_version, cfg->agent_version,
 				 sizeof(d->agent_version));
-	d->port = cfg->port != 0 ? cfg->port : (cfg->cafile ? 8883 : 1883);
+	d->port = cfg->port != 0 ? cfg->port
+				 : (cfg->cafile || cfg->tls ? 8883 : 1883);
 	d->keepalive_s =
 		cfg->keepalive_s != 0 ? cfg->keepalive_s : DEFAULT_KEEPALIVE;
 	d->backoff_min_ms =
@@ -613,9 +764,17 @@ int fl_mqtt_dev_new(struct fl_mqtt_dev **out, struct fl_loop *loop,
 	if (mosquitto_int_option(d->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 				 MQTT_PROTOCOL_V5) != MOSQ_ERR_SUCCESS)
 		goto fail;
-	if (cfg->cafile != NULL &&
-	    mosquitto_tls_set(d->mosq, cfg->cafile, NULL, cfg->certfile,
-			      cfg->keyfile, NULL) != MOSQ_ERR_SUCCESS) {
+	if (cfg->tls != NULL) {
+		d->tls = cfg->tls;
+		if (mosquitto_int_option(d->mosq,
+					 MOSQ_OPT_SSL_CTX_WITH_DEFAULTS,
+					 0) != MOSQ_ERR_SUCCESS ||
+		    mosquitto_void_option(d->mosq, MOSQ_OPT_SSL_CTX,
+					  cfg->tls->ctx) != MOSQ_ERR_SUCCESS)
+			goto fail;
+	} else if (cfg->cafile != NULL &&
+		   mosquitto_tls_set(d->mosq, cfg->cafile, NULL, cfg->certfile,
+				     cfg->keyfile, NULL) != MOSQ_ERR_SUCCESS) {
 		fl_linux__log(FL_LOG_ERROR, d->id,
 			      "mqtt: TLS files refused (cafile %s)",
 			      cfg->cafile);

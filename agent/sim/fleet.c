@@ -130,6 +130,7 @@ struct fleet {
 	const struct sim_options *o;
 	struct fl_loop *loop;
 	struct fl_curl *curl;
+	struct fl_mqtt_tls *tls; /* one TLS context for every session */
 	struct fl_shpool *pool;
 	struct fl_shflash tmpl; /* the factory device every device clones */
 	struct fl_simdev_layout lay;
@@ -407,7 +408,7 @@ static int session_new(struct simdev *d)
 	mc.port = o->port;
 	mc.root = o->root;
 	mc.id = r->id;
-	mc.cafile = o->cafile;
+	mc.tls = d->fleet->tls;
 	mc.keepalive_s = o->keepalive_s;
 	mc.seed = (uint32_t)dev_rand(d, SALT_NET - 1) | 1u;
 	mc.agent_version = AGENT_VERSION;
@@ -473,6 +474,8 @@ static void agent_config(struct simdev *d, struct fl_agent_config *c)
 	c->crypto = &fl_crypto_openssl;
 	c->keys = o->keys;
 	c->n_keys = o->n_keys;
+	c->roots = o->roots;
+	c->n_roots = o->n_roots;
 	c->transport.ops = &sim_transport_ops;
 	c->transport.ctx = d;
 	c->downloader.ops = &sim_downloader_ops;
@@ -806,10 +809,16 @@ int sim_fleet_run(const struct sim_options *o, uint32_t first, uint32_t n,
 		goto out;
 	}
 	memset(&cc, 0, sizeof(cc));
-	cc.cafile = NULL;
+	cc.cafile = o->cafile;
 	cc.max_bytes_per_s = o->rate_bytes_per_s;
 	if (fl_loop_new(&f->loop) != 0 || fl_curl_new(&f->curl, f->loop, &cc)) {
 		fprintf(stderr, "fleet-sim: cannot create the event loop\n");
+		goto out;
+	}
+	if (o->is_tls &&
+	    fl_mqtt_tls_new(&f->tls, o->cafile, o->certdir, o->host) != 0) {
+		fprintf(stderr, "fleet-sim: TLS: cannot use --cafile %s\n",
+			o->cafile);
 		goto out;
 	}
 	if (make_template(f) != 0 || make_devices(f) != 0)
@@ -841,6 +850,7 @@ out:
 	fl_shflash_release(&f->tmpl);
 	fl_shpool_free(f->pool);
 	fl_curl_free(f->curl);
+	fl_mqtt_tls_free(f->tls);
 	if (f->loop != NULL) {
 		fl_loop_timer_stop(f->loop, &f->ramp_t);
 		fl_loop_timer_stop(f->loop, &f->progress_t);

@@ -5,7 +5,8 @@
  *
  *   fleet-sim --broker URL --count N [--prefix P] [--model M]
  *             [--labels k=v,...] [--tz TZ] [--version V] [--image FILE]
- *             [--key FILE]... [--bad-version V]... [--fail-rate P]
+ *             [--key FILE]... [--root-key FILE]... [--bad-version V]...
+ *             [--fail-rate P]
  *             [--offline-rate P] [--power-cut-rate P] [--rate BYTES_PER_S]
  *             [--seed S] [--duration S] [--progress] [--json] ...
  *
@@ -63,6 +64,9 @@ static const char USAGE[] =
 	"  --key FILE          trusted manifest key (fleet-manifest pubkey "
 	"output,\n"
 	"                      or PEM); repeatable\n"
+	"  --root-key FILE     trusted root key: certifies signing keys "
+	"(envelope 2);\n"
+	"                      repeatable\n"
 	"  --trial-tries N     boots granted to a trial [1]\n"
 	"  --health-interval S health reports [60]\n"
 	"faults (reproducible with --seed S):\n"
@@ -75,7 +79,11 @@ static const char USAGE[] =
 	"  --reboot-ms MS      simulated reboot delay [1000]\n"
 	"running:\n"
 	"  --root R            topic root [fleet]\n"
-	"  --cafile FILE       broker CA (mqtts://)\n"
+	"  --cafile FILE       the fleet CA (mqtts:// and https:// "
+	"downloads)\n"
+	"  --certs DIR         device certificates DIR/ID.crt, DIR/ID.key "
+	"(mqtts://;\n"
+	"                      fleetd pki devices makes them)\n"
 	"  --keepalive S       MQTT keep-alive [120]\n"
 	"  --connect-rate N    devices powered on per second [1000]\n"
 	"  --per-process N     devices per worker process [5000]\n"
@@ -352,6 +360,7 @@ enum {
 	OPT_IMAGE_SIZE,
 	OPT_SLOT_SIZE,
 	OPT_KEY,
+	OPT_ROOT_KEY,
 	OPT_TRIAL_TRIES,
 	OPT_HEALTH_INTERVAL,
 	OPT_BAD_VERSION,
@@ -364,6 +373,7 @@ enum {
 	OPT_REBOOT_MS,
 	OPT_ROOT,
 	OPT_CAFILE,
+	OPT_CERTS,
 	OPT_KEEPALIVE,
 	OPT_CONNECT_RATE,
 	OPT_PER_PROCESS,
@@ -388,6 +398,7 @@ static const struct option LONG_OPTS[] = {
 	{"image-size", required_argument, NULL, OPT_IMAGE_SIZE},
 	{"slot-size", required_argument, NULL, OPT_SLOT_SIZE},
 	{"key", required_argument, NULL, OPT_KEY},
+	{"root-key", required_argument, NULL, OPT_ROOT_KEY},
 	{"trial-tries", required_argument, NULL, OPT_TRIAL_TRIES},
 	{"health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL},
 	{"bad-version", required_argument, NULL, OPT_BAD_VERSION},
@@ -400,6 +411,7 @@ static const struct option LONG_OPTS[] = {
 	{"reboot-ms", required_argument, NULL, OPT_REBOOT_MS},
 	{"root", required_argument, NULL, OPT_ROOT},
 	{"cafile", required_argument, NULL, OPT_CAFILE},
+	{"certs", required_argument, NULL, OPT_CERTS},
 	{"keepalive", required_argument, NULL, OPT_KEEPALIVE},
 	{"connect-rate", required_argument, NULL, OPT_CONNECT_RATE},
 	{"per-process", required_argument, NULL, OPT_PER_PROCESS},
@@ -491,6 +503,15 @@ static int parse_args(struct sim_options *o, int argc, char **argv)
 				return rc;
 			o->n_keys++;
 			break;
+		case OPT_ROOT_KEY:
+			if (o->n_roots == SIM_KEYS_MAX)
+				return usage("--root-key: at most %d",
+					     SIM_KEYS_MAX);
+			rc = load_key(optarg, &o->roots[o->n_roots]);
+			if (rc != 0)
+				return rc;
+			o->n_roots++;
+			break;
 		case OPT_TRIAL_TRIES:
 			if (parse_u32(optarg, 1, 255, &u32))
 				return usage("--trial-tries: 1 to 255");
@@ -541,6 +562,7 @@ static int parse_args(struct sim_options *o, int argc, char **argv)
 			o->root = optarg;
 			break;
 		case OPT_CAFILE: o->cafile = optarg; break;
+		case OPT_CERTS: o->certdir = optarg; break;
 		case OPT_KEEPALIVE:
 			if (parse_u32(optarg, 5, 65535, &u32))
 				return usage("--keepalive: 5 to 65535");
@@ -586,6 +608,8 @@ static int parse_args(struct sim_options *o, int argc, char **argv)
 			     "mqtts://HOST[:PORT]");
 	if (o->is_tls && o->cafile == NULL)
 		return usage("mqtts:// needs --cafile");
+	if (o->certdir != NULL && !o->is_tls)
+		return usage("--certs needs an mqtts:// broker");
 	{
 		char id[FL_DEVICE_ID_MAX + 16];
 
@@ -618,12 +642,13 @@ static int parse_args(struct sim_options *o, int argc, char **argv)
 		return usage("the factory image (%" PRIu32
 			     " bytes) is larger than --slot-size",
 			     o->image_len);
-	if (o->n_keys == 0) {
+	if (o->n_keys == 0 && o->n_roots == 0) {
 		/* A key nothing is signed with: the agent needs one. */
 		memset(&o->keys[0], 0xFF, sizeof(o->keys[0]));
 		o->n_keys = 1;
-		fprintf(stderr, "fleet-sim: no --key: every offer will be "
-				"refused (bad_signature)\n");
+		fprintf(stderr,
+			"fleet-sim: no --key or --root-key: every offer "
+			"will be refused (bad_signature)\n");
 	}
 	return 0;
 }

@@ -34,7 +34,8 @@ struct sim_options {
 	char host[256];
 	uint16_t port;
 	bool is_tls;
-	const char *cafile;
+	const char *cafile;  /* the fleet CA: broker and downloads */
+	const char *certdir; /* DIR/ID.crt, DIR/ID.key; NULL: none */
 	const char *root;
 	uint16_t keepalive_s;
 	/* devices */
@@ -52,6 +53,8 @@ struct sim_options {
 	uint8_t trial_tries;
 	struct fl_manifest_key keys[SIM_KEYS_MAX];
 	unsigned n_keys;
+	struct fl_manifest_key roots[SIM_KEYS_MAX]; /* certify signing keys */
+	unsigned n_roots;
 	uint32_t health_interval_s;
 	/* faults */
 	const char *bad_versions[SIM_BAD_MAX];

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "fl/bytes.h"
 #include "fl/engine.h"
 #include "fl/err.h"
@@ -45,7 +46,8 @@ static const char *const DEV_STATUS[] = {
 static const char *const PROGRESS[] = {
 	"none", "acked", "downloading", "installed", "activated", "committed",
 };
-static const char *const RB_STATE[] = {"none", "sent", "failed", "done"};
+static const char *const RB_STATE[] = {"none", "sent", "failed", "done",
+				       "unreached"};
 static const char *const FAIL_REASON[] = {
 	"other",  "download", "verify", "install", "activate",
 	"health", "reverted", "metric", "timeout",
@@ -828,6 +830,8 @@ static void waiting_json(struct jb *b, cJSON *o, const struct fl_runner_view *v)
 	j_strn(b, x, "hold", hold);
 	j_strn(b, x, "stage",
 	       w->why == FL_WHY_GATE || w->why == FL_WHY_HOLD ? stage : NULL);
+	j_strn(b, x, "reason",
+	       hold != NULL ? v->plan->holds[w->hold].reason : NULL);
 }
 
 static void rollback_json(struct jb *b, cJSON *o,
@@ -851,6 +855,7 @@ static void rollback_json(struct jb *b, cJSON *o,
 	j_num(b, x, "failed", s->n_rollback_failed);
 	j_num(b, x, "pending",
 	      s->n_rollback_sent > ended ? s->n_rollback_sent - ended : 0);
+	j_num(b, x, "unreached", s->n_rollback_unreached);
 }
 
 /* The fields of a rollout every answer has; v (the runner's live view)
@@ -889,12 +894,50 @@ static void rollout_head(struct jb *b, cJSON *o, const struct rsum *s,
 	rollback_json(b, o, v);
 }
 
+/* A stage's "split": each member once, by what it is doing now. */
+enum {
+	SPLIT_OFFERED,
+	SPLIT_DOWNLOADING,
+	SPLIT_INSTALLING,
+	SPLIT_SUCCEEDED,
+	SPLIT_FAILED,
+	SPLIT_UNREACHED,
+	SPLIT_ROLLED_BACK,
+	SPLIT_WAITING,
+	SPLIT_SKIPPED,
+	SPLIT_N
+};
+
+static const char *const SPLIT[SPLIT_N] = {
+	"offered",   "downloading", "installing", "succeeded", "failed",
+	"unreached", "rolled_back", "waiting",	  "skipped",
+};
+
+static unsigned split_of(const struct fl_store_member *m)
+{
+	if (m->rollback == FL_RB_DONE)
+		return SPLIT_ROLLED_BACK;
+	switch (m->status) {
+	case FL_DEV_IN_FLIGHT:
+		return m->progress <= FL_PROG_ACKED	    ? SPLIT_OFFERED
+		       : m->progress == FL_PROG_DOWNLOADING ? SPLIT_DOWNLOADING
+							    : SPLIT_INSTALLING;
+	case FL_DEV_SUCCEEDED: return SPLIT_SUCCEEDED;
+	case FL_DEV_FAILED: return SPLIT_FAILED;
+	case FL_DEV_UNREACHED: return SPLIT_UNREACHED;
+	case FL_DEV_SKIPPED:
+	case FL_DEV_CANCELLED: return SPLIT_SKIPPED;
+	default: return SPLIT_WAITING;
+	}
+}
+
 /* What the members' records add to the engine's stage counts. */
 struct member_walk {
 	const struct fl_runner_view *v;
 	int64_t now;
 	uint32_t offered[FL_PLAN_MAX_STAGES];
 	uint32_t level[FL_PLAN_MAX_STAGES][FL_PROG_COMMITTED + 1];
+	uint32_t split[FL_PLAN_MAX_STAGES][SPLIT_N];
 	int64_t soak_end[FL_PLAN_MAX_STAGES];
 	uint64_t last_key;
 	unsigned n;
@@ -918,6 +961,7 @@ static int member_count_cb(void *ctx, const struct fl_store_member *m)
 		return 0;
 	if (m->offered_at_s >= 0)
 		w->offered[s]++;
+	w->split[s][split_of(m)]++;
 	if (m->progress <= FL_PROG_COMMITTED)
 		w->level[s][m->progress]++;
 	if (m->status == FL_DEV_IN_FLIGHT && m->progress == FL_PROG_COMMITTED &&
@@ -970,7 +1014,7 @@ static void stage_json(struct jb *b, cJSON *o, const struct fl_runner_view *v,
 	const struct fl_engine_stage *st = &v->stages[i];
 	const struct fl_plan *p = v->plan;
 	const struct fl_plan_health *hp = p != NULL ? &p->health : NULL;
-	cJSON *c, *g, *pr;
+	cJSON *c, *g, *pr, *sp;
 
 	j_strn(b, o, "name", stage_name(v, i));
 	j_str(b, o, "state", NAME(STAGE_STATE, st->state));
@@ -984,6 +1028,9 @@ static void stage_json(struct jb *b, cJSON *o, const struct fl_runner_view *v,
 	j_num(b, pr, "offered", mw->offered[i]);
 	for (unsigned k = FL_PROG_DOWNLOADING; k <= FL_PROG_COMMITTED; k++)
 		j_num(b, pr, PROGRESS[k], mw->level[i][k]);
+	sp = j_obj(b, o, "split");
+	for (unsigned k = 0; k < SPLIT_N; k++)
+		j_num(b, sp, SPLIT[k], mw->split[i][k]);
 	g = j_obj(b, o, "gate");
 	j_num(b, g, "judged", st->judged);
 	j_num(b, g, "failed", st->failed);
@@ -1266,8 +1313,9 @@ static enum MHD_Result api_rollout_start(struct fl_http_req *req)
 	diags = calloc(1, sizeof(*diags));
 	if (err == NULL || diags == NULL)
 		goto oom;
+	/* who: the token's name; the body's "who" is not trusted */
 	rc = fl_runner_start(h->runner, plan, strlen(plan), plan_file, sha,
-			     who != NULL ? who : "", http__now(h), err);
+			     req->who, http__now(h), err);
 	if (rc != 0) {
 		mrc = runner_error(req, rc, err);
 		goto out;
@@ -1336,10 +1384,10 @@ static enum MHD_Result api_action(struct fl_http_req *req, int action)
 		cJSON_Delete(body);
 		return MHD_NO;
 	}
+	/* who: the token's name; the body's "who" is not trusted */
 	rc = fl_runner_action(h->runner, req->arg, action,
 			      action == FL_RUNNER_APPROVE ? what : NULL,
-			      who != NULL ? who : "", http__now(h), &changed,
-			      err);
+			      req->who, http__now(h), &changed, err);
 	if (rc != 0)
 		mrc = runner_error(req, rc, err);
 	free(err);
@@ -1743,6 +1791,7 @@ static enum MHD_Result api_status(struct fl_http_req *req)
 	struct fl_http *h = req->h;
 	struct active_walk w;
 	uint32_t total = 0, online = 0;
+	uint64_t last_seq = 0;
 	struct jb b = {false};
 	cJSON *root, *x;
 	int rc;
@@ -1750,6 +1799,8 @@ static enum MHD_Result api_status(struct fl_http_req *req)
 	rc = http__device_counts(h, &total, &online);
 	if (rc == 0)
 		rc = walk_rollouts(h, &w, false);
+	if (rc == 0)
+		rc = fl_store_event_last(h->store, &last_seq);
 	if (rc != 0)
 		return http__store_error(req, rc);
 	root = cJSON_CreateObject();
@@ -1766,6 +1817,8 @@ static enum MHD_Result api_status(struct fl_http_req *req)
 	j_num(&b, x, "online", online);
 	x = j_obj(&b, root, "rollouts");
 	j_num(&b, x, "active", w.active);
+	x = j_obj(&b, root, "events");
+	j_num(&b, x, "last", (double)last_seq);
 	j_bool(&b, root, "ready", h->runner != NULL);
 	if (h->signer != NULL) {
 		char pub[FL_SIGN_PUB_HEX_MAX], kid[FL_SIGN_KID_HEX_MAX];
@@ -1978,6 +2031,153 @@ static enum MHD_Result api_metrics(struct fl_http_req *req)
 			    t.len);
 }
 
+/* ---- tokens ------------------------------------------------------------- */
+
+struct token_walk {
+	struct jb *b;
+	cJSON *list;
+	unsigned n, limit;
+	char last[FL_STORE_TOKEN_NAME_MAX];
+};
+
+static int token_cb(void *ctx, const struct fl_store_token *t)
+{
+	struct token_walk *w = ctx;
+	cJSON *o;
+
+	if (++w->n > w->limit)
+		return 0;
+	o = j_obj(w->b, w->list, NULL);
+	j_str(w->b, o, "name", t->name);
+	j_str(w->b, o, "role", t->role);
+	j_time(w->b, o, "created", t->created_at_s);
+	j_time(w->b, o, "revoked", t->revoked_at_s);
+	(void)fl_strlcpy(w->last, t->name, sizeof(w->last));
+	return 0;
+}
+
+/* GET /api/v1/tokens: names, roles and times; never a secret or hash. */
+static enum MHD_Result api_tokens(struct fl_http_req *req)
+{
+	struct jb b = {false};
+	struct token_walk w;
+	const char *after = query(req, "after");
+	cJSON *root = cJSON_CreateObject();
+	unsigned limit = 0;
+	int rc;
+
+	if (query_limit(req, &limit) != 0 ||
+	    (after != NULL && strlen(after) >= FL_STORE_TOKEN_NAME_MAX)) {
+		cJSON_Delete(root);
+		return bad_query(req, "limit or after",
+				 "limit 1..1000, after a token name");
+	}
+	memset(&w, 0, sizeof(w));
+	w.b = &b;
+	w.limit = limit;
+	w.list = j_arr(&b, root, "tokens");
+	rc = fl_store_token_list(req->h->store, after != NULL ? after : "",
+				 limit + 1, token_cb, &w);
+	if (rc != 0) {
+		cJSON_Delete(root);
+		return http__store_error(req, rc);
+	}
+	j_strn(&b, root, "next", w.n > limit ? w.last : "");
+	return send_built(req, &b, MHD_HTTP_OK, root);
+}
+
+/* ---- authentication and roles ------------------------------------------- */
+
+/* What a request needs (auth.h): GET and HEAD read; approve approves;
+ * the token list is the admin's; every other change operates. A route
+ * added without a line here needs the admin for anything but reading. */
+static int route_perm(const struct fl_http_req *req)
+{
+	if (req->route == ROUTE_TOKENS)
+		return FL_PERM_ADMIN;
+	if (!req->is_post && !req->is_put)
+		return FL_PERM_READ;
+	switch (req->route) {
+	case ROUTE_ROLLOUT_ACTION:
+		return strcmp(req->action, "approve") == 0 ? FL_PERM_APPROVE
+							   : FL_PERM_OPERATE;
+	case ROUTE_DEVICE_LABELS:
+	case ROUTE_ARTIFACT:
+	case ROUTE_ROLLOUTS:
+	case ROUTE_ROLLOUT_ROLLBACK: return FL_PERM_OPERATE;
+	default: return FL_PERM_ADMIN;
+	}
+}
+
+/* Checks the request's bearer token for permission perm: true when it
+ * may go on (req->who and req->role set), else answered (401 or 403, or
+ * 500 when the store failed) with *mrc to return. */
+static bool authorized(struct fl_http_req *req, int perm, enum MHD_Result *mrc)
+{
+	const char *hv = MHD_lookup_connection_value(
+		req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	struct fl_store_token t;
+	const char *tok;
+	size_t len = 0;
+	int role = FL_ROLE_NONE, verdict = FL_TOKEN_MALFORMED, rc;
+	cJSON *extra;
+
+	if (hv == NULL) {
+		*mrc = http__error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				   "no token: send 'Authorization: Bearer "
+				   "TOKEN' (fleetd token create NAME --role "
+				   "ROLE makes one)");
+		return false;
+	}
+	tok = fl_auth_bearer(hv, &len);
+	if (tok == NULL) {
+		*mrc = http__error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				   "the Authorization header is not 'Bearer "
+				   "TOKEN'");
+		return false;
+	}
+	rc = fl_token_check(req->h->store, tok, len, &t, &role, &verdict);
+	if (rc != 0) {
+		*mrc = http__store_error(req, rc);
+		return false;
+	}
+	switch (verdict) {
+	case FL_TOKEN_OK: break;
+	case FL_TOKEN_REVOKED:
+		*mrc = http__error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				   "token '%s' was revoked", t.name);
+		return false;
+	case FL_TOKEN_MALFORMED:
+		*mrc = http__error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				   "not a fleetd token (flt_NAME_SECRET)");
+		return false;
+	default:
+		*mrc = http__error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				   "unknown token");
+		return false;
+	}
+	(void)fl_strlcpy(req->who, t.name, sizeof(req->who));
+	req->role = (uint8_t)role;
+	if (fl_role_allows(role, perm))
+		return true;
+	extra = cJSON_CreateObject();
+	if (extra != NULL &&
+	    (cJSON_AddStringToObject(extra, "needs",
+				     fl_role_name(fl_perm_role(perm))) ==
+		     NULL ||
+	     cJSON_AddStringToObject(extra, "token", t.name) == NULL ||
+	     cJSON_AddStringToObject(extra, "role", fl_role_name(role)) ==
+		     NULL)) {
+		cJSON_Delete(extra);
+		extra = NULL;
+	}
+	*mrc = http__error_extra(req, MHD_HTTP_FORBIDDEN, "forbidden", extra,
+				 "needs role %s, token '%s' has %s",
+				 fl_role_name(fl_perm_role(perm)), t.name,
+				 fl_role_name(role));
+	return false;
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
 struct route {
@@ -2005,6 +2205,7 @@ static const struct route ROUTES[] = {
 	 BODY_JSON},
 	{{"rollouts", "*", "@"}, ROUTE_ROLLOUT_ACTION, "POST", BODY_JSON},
 	{{"events"}, ROUTE_EVENTS, "GET, HEAD", BODY_NONE},
+	{{"tokens"}, ROUTE_TOKENS, "GET, HEAD", BODY_NONE},
 };
 
 static const char *const ACTIONS[] = {"pause", "resume", "approve", "cancel"};
@@ -2099,6 +2300,7 @@ static enum MHD_Result answer_get(struct fl_http_req *req)
 	case ROUTE_ROLLOUT_DEVICES: return api_rollout_devices(req);
 	case ROUTE_ROLLOUT_ROLLBACK: return api_rollback_preview(req);
 	case ROUTE_EVENTS: return api_events(req);
+	case ROUTE_TOKENS: return api_tokens(req);
 	default: return not_found(req, "");
 	}
 }
@@ -2110,6 +2312,7 @@ enum MHD_Result api__begin(struct fl_http_req *req, const char *url,
 	char seg[4][HTTP_ARG_MAX];
 	unsigned n = 0;
 	bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+	enum MHD_Result mrc = MHD_NO;
 
 	req->is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	req->is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
@@ -2118,6 +2321,8 @@ enum MHD_Result api__begin(struct fl_http_req *req, const char *url,
 		if (!is_get && !req->is_head)
 			return not_allowed(req, "GET, HEAD", method);
 		req->route = ROUTE_METRICS;
+		if (!authorized(req, FL_PERM_READ, &mrc))
+			return mrc;
 		return api_metrics(req);
 	}
 	if (strncmp(url, "/artifacts/", 11) == 0) {
@@ -2170,6 +2375,10 @@ enum MHD_Result api__begin(struct fl_http_req *req, const char *url,
 					 sizeof(req->action));
 		if (!is_allowed(rt->allow, method))
 			return not_allowed(req, rt->allow, method);
+		/* before any body is read: a refused request changes
+		 * nothing */
+		if (!authorized(req, route_perm(req), &mrc))
+			return mrc;
 		if (req->is_post || req->is_put) {
 			req->body_kind = rt->body;
 			return MHD_YES;

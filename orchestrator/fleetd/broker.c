@@ -82,6 +82,10 @@ struct fl_broker {
 	char dir[FL_BROKER_PATH_MAX];  /* DATA/mosquitto */
 	char conf[FL_BROKER_PATH_MAX]; /* DATA/mosquitto/mosquitto.conf */
 	char pidf[FL_BROKER_PATH_MAX]; /* DATA/mosquitto/broker.pid */
+	char acl[FL_BROKER_PATH_MAX];  /* DATA/mosquitto/acl */
+	char cafile[FL_BROKER_PATH_MAX], certfile[FL_BROKER_PATH_MAX],
+		keyfile[FL_BROKER_PATH_MAX];
+	char root[64], fleetd_cn[64];
 };
 
 static void say(struct fl_broker *b, int level, const char *fmt, ...)
@@ -209,6 +213,58 @@ static bool is_conf_safe(const char *s)
 	return true;
 }
 
+/*
+ * The ACL (mosquitto.conf(5), acl_file): with require_certificate and
+ * use_identity_as_username every client's username is its certificate's
+ * CN, and use_username_as_clientid makes it the client id too, so a
+ * device can neither take over another's session nor its topics. Pattern
+ * lines apply to every user, %u being the username: a device writes its
+ * own presence, reported, status and health and reads its own cmd, and
+ * nothing else (topics not granted are refused: a publish is dropped, a
+ * subscription delivers nothing). fleetd reads every device's reports and
+ * writes every device's commands; observer@fleet reads everything.
+ */
+static int write_acl(struct fl_broker *b, struct fl_broker_diag *diag)
+{
+	static const char *const dev_out[] = {"presence", "reported", "status",
+					      "health"};
+	char tmp[FL_BROKER_PATH_MAX + 8];
+	FILE *f;
+	int fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", b->acl);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL) {
+		set_diag(diag, "cannot write %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return FL_EIO;
+	}
+	fprintf(f,
+		"# Who may use which topic on fleetd's embedded broker, "
+		"written by\n"
+		"# fleetd at every start: edits are lost. docs/security.md.\n"
+		"user %s\n",
+		b->fleetd_cn);
+	for (size_t i = 0; i < 4; i++)
+		fprintf(f, "topic read %s/v1/dev/+/%s\n", b->root, dev_out[i]);
+	fprintf(f, "topic write %s/v1/dev/+/cmd\n\n", b->root);
+	fprintf(f, "user observer@fleet\ntopic read %s/v1/dev/#\n\n", b->root);
+	for (size_t i = 0; i < 4; i++)
+		fprintf(f, "pattern write %s/v1/dev/%%u/%s\n", b->root,
+			dev_out[i]);
+	fprintf(f, "pattern read %s/v1/dev/%%u/cmd\n", b->root);
+	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = (fclose(f) == 0) && ok;
+	if (!ok || rename(tmp, b->acl) != 0) {
+		set_diag(diag, "cannot write %s: %s", b->acl, strerror(errno));
+		(void)unlink(tmp);
+		return FL_EIO;
+	}
+	return 0;
+}
+
 static int write_conf(struct fl_broker *b, struct fl_broker_diag *diag)
 {
 	const struct fl_broker_config *c = &b->cfg;
@@ -226,15 +282,32 @@ static int write_conf(struct fl_broker *b, struct fl_broker_diag *diag)
 			close(fd);
 		return FL_EIO;
 	}
+	if (b->cafile[0] != '\0' && write_acl(b, diag) != 0) {
+		fclose(f);
+		(void)unlink(tmp);
+		return FL_EIO;
+	}
 	fprintf(f,
 		"# The embedded broker of fleetd, written by fleetd at every "
 		"start:\n"
-		"# edits are lost. Loopback only and anonymous for now (TLS "
-		"and ACLs\n"
-		"# come with fleetd's security work). docs/operations.md.\n"
+		"# edits are lost. docs/operations.md, docs/security.md.\n"
 		"per_listener_settings false\n"
-		"listener %u 127.0.0.1\n"
-		"allow_anonymous true\n"
+		"listener %u 127.0.0.1\n",
+		(unsigned)b->port);
+	if (b->cafile[0] != '\0')
+		fprintf(f,
+			"cafile %s\ncertfile %s\nkeyfile %s\n"
+			"tls_version tlsv1.2\n"
+			"require_certificate true\n"
+			"use_identity_as_username true\n"
+			"use_username_as_clientid true\n"
+			"allow_anonymous false\n"
+			"acl_file %s\n",
+			b->cafile, b->certfile, b->keyfile, b->acl);
+	else
+		fprintf(f, "# --insecure: plain text, anonymous, no ACL\n"
+			   "allow_anonymous true\n");
+	fprintf(f,
 		"persistence true\n"
 		"persistence_location %s/\n"
 		"persistence_file mosquitto.db\n"
@@ -246,8 +319,7 @@ static int write_conf(struct fl_broker *b, struct fl_broker_diag *diag)
 		"log_timestamp false\n"
 		"log_type error\n"
 		"log_type warning\n",
-		(unsigned)b->port, b->dir, c->autosave_s, c->max_queued,
-		c->max_inflight);
+		b->dir, c->autosave_s, c->max_queued, c->max_inflight);
 	if (c->is_verbose)
 		fprintf(f, "log_type notice\nlog_type information\n"
 			   "connection_messages true\n");
@@ -837,12 +909,44 @@ int fl_broker_start(struct fl_broker **out, const struct fl_broker_config *cfg,
 		b->cfg.stop_timeout_ms = FL_BROKER_STOP_MS;
 	b->cfg.data_dir = NULL; /* not kept: dir is */
 	b->cfg.exe = NULL;
+	if (cfg->cafile != NULL) {
+		const char *root = cfg->root != NULL ? cfg->root : "fleet";
+		const char *files[] = {cfg->cafile, cfg->certfile,
+				       cfg->keyfile};
+		char *dst[] = {b->cafile, b->certfile, b->keyfile};
+
+		for (size_t i = 0; i < 3; i++)
+			if (files[i] == NULL || !is_conf_safe(files[i]) ||
+			    fl_strlcpy(dst[i], files[i], FL_BROKER_PATH_MAX) !=
+				    0) {
+				free(b);
+				set_diag(diag,
+					 "TLS file %.200s: a mosquitto "
+					 "configuration cannot name it",
+					 files[i] != NULL ? files[i] : "");
+				return FL_EINVAL;
+			}
+		if (cfg->fleetd_cn == NULL || !is_conf_safe(cfg->fleetd_cn) ||
+		    fl_strlcpy(b->fleetd_cn, cfg->fleetd_cn,
+			       sizeof(b->fleetd_cn)) != 0 ||
+		    !is_conf_safe(root) ||
+		    fl_strlcpy(b->root, root, sizeof(b->root)) != 0) {
+			free(b);
+			set_diag(diag, "the broker's ACL cannot name fleetd's "
+				       "identity or the topic root");
+			return FL_EINVAL;
+		}
+	}
+	b->cfg.cafile = b->cfg.certfile = b->cfg.keyfile = NULL;
+	b->cfg.root = b->cfg.fleetd_cn = NULL;
 	if (snprintf(b->dir, sizeof(b->dir), "%s/mosquitto", cfg->data_dir) >=
 		    (int)sizeof(b->dir) ||
 	    snprintf(b->conf, sizeof(b->conf), "%s/mosquitto.conf", b->dir) >=
 		    (int)sizeof(b->conf) ||
 	    snprintf(b->pidf, sizeof(b->pidf), "%s/broker.pid", b->dir) >=
-		    (int)sizeof(b->pidf)) {
+		    (int)sizeof(b->pidf) ||
+	    snprintf(b->acl, sizeof(b->acl), "%s/acl", b->dir) >=
+		    (int)sizeof(b->acl)) {
 		free(b);
 		return FL_EINVAL; /* checked above: cannot happen */
 	}
@@ -870,8 +974,11 @@ int fl_broker_start(struct fl_broker **out, const struct fl_broker_config *cfg,
 	if (rc != 0)
 		goto fail;
 	b->is_up = true;
-	say(b, FL_LOG_INFO, "broker: mosquitto %ld listens on 127.0.0.1:%u",
-	    (long)b->pid, (unsigned)b->port);
+	say(b, FL_LOG_INFO, "broker: mosquitto %ld listens on 127.0.0.1:%u%s",
+	    (long)b->pid, (unsigned)b->port,
+	    b->cafile[0] != '\0'
+		    ? " (TLS, client certificates of the fleet CA, ACL)"
+		    : " (plain text, anonymous: --insecure)");
 	*out = b;
 	return 0;
 fail:

@@ -3,10 +3,11 @@
  * configures, starts, supervises and stops itself, so that `fleetd` with
  * no flags has a broker.
  *
- * Files, in DATA/mosquitto/ (created 0700): mosquitto.conf (written at
- * every start: edits are lost), mosquitto.db (the broker's persistence:
- * sessions, retained messages, queued commands), broker.pid (the pid of
- * the broker this fleetd started, to find it again after a crash).
+ * Files, in DATA/mosquitto/ (created 0700): mosquitto.conf and, with
+ * TLS, acl (written at every start: edits are lost), mosquitto.db (the
+ * broker's persistence: sessions, retained messages, queued commands),
+ * broker.pid (the pid of the broker this fleetd started, to find it again
+ * after a crash).
  *
  * The broker listens on 127.0.0.1 only, on the configured port, else the
  * one it used last time (devices are configured with it), else 1883 if
@@ -55,6 +56,14 @@ struct fl_broker_config {
 	uint32_t start_timeout_ms; /* [FL_BROKER_START_MS] */
 	uint32_t
 		stop_timeout_ms; /* SIGTERM, then SIGKILL [FL_BROKER_STOP_MS] */
+	/* TLS: the listener requires a client certificate of the fleet CA
+	 * (cafile), uses its CN as the username and the client id, and the
+	 * ACL file DATA/mosquitto/acl pins every device to its own topics
+	 * under root and gives fleetd (fleetd_cn) its rights. All NULL: a
+	 * plain, anonymous listener without ACL (--insecure). */
+	const char *cafile, *certfile, *keyfile;
+	const char *root;      /* topic root [fleet] */
+	const char *fleetd_cn; /* fleetd's certificate's CN */
 	/* The broker is up (accepts connections) or went down. NULL: not
 	 * told. */
 	void (*on_state)(void *ctx, bool is_up);

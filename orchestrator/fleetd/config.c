@@ -194,13 +194,26 @@ int fld_parse_log_level(const char *s, int *out)
 int fld_parse_broker_url(const char *url, char *host, size_t cap,
 			 uint16_t *port)
 {
+	bool is_tls = false;
+
+	if (fld_parse_broker(url, host, cap, port, &is_tls) != 0 || is_tls)
+		return FL_EINVAL;
+	return 0;
+}
+
+int fld_parse_broker(const char *url, char *host, size_t cap, uint16_t *port,
+		     bool *is_tls)
+{
 	const char *h, *colon;
 	uint64_t p = 1883;
 	size_t n;
 
-	if (strncmp(url, "mqtt://", 7) != 0)
+	*is_tls = strncmp(url, "mqtts://", 8) == 0;
+	if (*is_tls)
+		p = 8883;
+	else if (strncmp(url, "mqtt://", 7) != 0)
 		return FL_EINVAL;
-	h = url + 7;
+	h = url + (*is_tls ? 8 : 7);
 	if (h[0] == '[') {
 		const char *end = strchr(h, ']');
 
@@ -293,6 +306,7 @@ static void value(struct ctx *c, enum key k, const yaml_event_t *ev)
 	const char *name = key_names[k];
 	char host[256];
 	uint16_t port;
+	bool is_tls = false;
 	uint64_t n;
 
 	switch (k) {
@@ -308,14 +322,12 @@ static void value(struct ctx *c, enum key k, const yaml_event_t *ev)
 		break;
 	case K_BROKER:
 		if (strcmp(v, "embedded") != 0 &&
-		    fld_parse_broker_url(v, host, sizeof(host), &port) != 0) {
+		    fld_parse_broker(v, host, sizeof(host), &port, &is_tls) !=
+			    0) {
 			err(c, ev,
-			    "`broker`: `%.64s`: write embedded or "
-			    "mqtt://HOST[:PORT]%s",
-			    v,
-			    strncmp(v, "mqtts://", 8) == 0
-				    ? " (TLS is not supported yet)"
-				    : "");
+			    "`broker`: `%.64s`: write embedded, "
+			    "mqtts://HOST[:PORT] or mqtt://HOST[:PORT]",
+			    v);
 			break;
 		}
 		set_str(c, ev, name, v, cfg->broker, sizeof(cfg->broker));

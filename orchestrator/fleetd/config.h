@@ -71,5 +71,8 @@ int fld_parse_log_level(const char *s, int *out);
 /* mqtt://HOST[:PORT] into host (cap bytes) and port (1883 if absent). */
 int fld_parse_broker_url(const char *url, char *host, size_t cap,
 			 uint16_t *port);
+/* mqtts://HOST[:PORT] (8883 if absent, *is_tls true) or mqtt://... */
+int fld_parse_broker(const char *url, char *host, size_t cap, uint16_t *port,
+		     bool *is_tls);
 
 #endif

@@ -1,6 +1,8 @@
 # fleetd, the orchestrator (orchestrator/fleetd/): main loop (main.c),
-# settings (config.c), fleetd's MQTT client (mqtt_server.c) and the
-# embedded mosquitto it supervises (broker.c), over the runner (fl_runner)
+# settings (config.c), fleetd's MQTT client (mqtt_server.c), the
+# embedded mosquitto it supervises (broker.c), the fleet CA and
+# `fleetd pki` (pki.c, pki_cmd.c), `fleetd keys` (keys_cmd.c: the root
+# and the signing key's certificates), over the runner (fl_runner)
 # and the HTTP side (fl_fleetd_http; it calls the runner, so fl_runner
 # comes after it on the link line). Included from
 # orchestrator/CMakeLists.txt; paths are relative to this file.
@@ -14,10 +16,15 @@ if(NOT TARGET fleetd AND TARGET fl_fleetd_http AND TARGET fl_loop)
     ${CMAKE_CURRENT_LIST_DIR}/main.c
     ${CMAKE_CURRENT_LIST_DIR}/config.c
     ${CMAKE_CURRENT_LIST_DIR}/mqtt_server.c
-    ${CMAKE_CURRENT_LIST_DIR}/broker.c)
+    ${CMAKE_CURRENT_LIST_DIR}/broker.c
+    ${CMAKE_CURRENT_LIST_DIR}/token_cmd.c
+    ${CMAKE_CURRENT_LIST_DIR}/pki.c
+    ${CMAKE_CURRENT_LIST_DIR}/pki_cmd.c
+    ${CMAKE_CURRENT_LIST_DIR}/keys_cmd.c)
+  find_package(OpenSSL 3.0 REQUIRED)
   target_link_libraries(fleetd PRIVATE fl_fleetd_http fl_runner fl_loop
     fl_engine fl_store fl_proto fl_common PkgConfig::FLD_MOSQ
-    PkgConfig::FLD_YAML)
+    PkgConfig::FLD_YAML OpenSSL::Crypto)
   target_compile_definitions(fleetd PRIVATE
     FLEETD_VERSION="${PROJECT_VERSION}")
 endif()

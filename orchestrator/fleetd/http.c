@@ -613,6 +613,9 @@ int fl_http_new(struct fl_http **out, const struct fl_http_config *cfg,
 				     ? cfg->listen
 				     : FL_HTTP_LISTEN_DEFAULT;
 	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL},
+					{MHD_OPTION_END, 0, NULL},
+					{MHD_OPTION_END, 0, NULL}};
 	struct fl_http *h;
 	unsigned flags;
 	int rc;
@@ -663,6 +666,25 @@ int fl_http_new(struct fl_http **out, const struct fl_http_config *cfg,
 	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (is_v6)
 		flags |= MHD_USE_IPv6;
+	if (cfg->tls_cert_pem != NULL) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			rc = say(diag, FL_ENOTSUP,
+				 "this libmicrohttpd has no TLS: run with "
+				 "--insecure");
+			goto fail;
+		}
+		h->tls_cert = strdup(cfg->tls_cert_pem);
+		h->tls_key = cfg->tls_key_pem ? strdup(cfg->tls_key_pem) : NULL;
+		if (h->tls_cert == NULL || h->tls_key == NULL) {
+			rc = say(diag, FL_ENOMEM, "out of memory");
+			goto fail;
+		}
+		flags |= MHD_USE_TLS;
+		tls[0].option = MHD_OPTION_HTTPS_MEM_KEY;
+		tls[0].ptr_value = h->tls_key;
+		tls[1].option = MHD_OPTION_HTTPS_MEM_CERT;
+		tls[1].ptr_value = h->tls_cert;
+	}
 	h->d = MHD_start_daemon(
 		/* The logger first: libmicrohttpd logs while it reads the
 		 * options that follow. */
@@ -675,7 +697,8 @@ int fl_http_new(struct fl_http **out, const struct fl_http_config *cfg,
 		(unsigned)(cfg->timeout_s ? cfg->timeout_s : FL_HTTP_TIMEOUT_S),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 		MHD_OPTION_SIGPIPE_HANDLED_BY_APP,
-		(int)(cfg->is_sigpipe_ignored ? 1 : 0), MHD_OPTION_END);
+		(int)(cfg->is_sigpipe_ignored ? 1 : 0), MHD_OPTION_ARRAY, tls,
+		MHD_OPTION_END);
 	if (h->d == NULL) {
 		rc = say(diag, FL_EIO,
 			 "cannot listen on %s (address in use or not local?)",
@@ -720,6 +743,11 @@ void fl_http_free(struct fl_http *h)
 	fl_loop_timer_stop(h->loop, &h->timer);
 	if (h->d != NULL)
 		MHD_stop_daemon(h->d);
+	if (h->tls_key != NULL) {
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+		free(h->tls_key);
+	}
+	free(h->tls_cert);
 	free(h);
 }
 

@@ -1,6 +1,7 @@
 # fl_fleetd_http: fleetd's HTTP side (orchestrator/fleetd): the REST API of
 # docs/api.md, the artifact server, /metrics, all on libmicrohttpd driven by
-# fl_loop; and the fleet signing key (signer.c). The runner's functions
+# fl_loop; API tokens and roles (auth.c); and the fleet signing key
+# (signer.c). The runner's functions
 # (runner.h) are resolved at link time: by fleetd's runner, or by a test's
 # fake. Included from orchestrator/CMakeLists.txt; paths are relative to
 # this file so that tests may include it too.
@@ -18,6 +19,7 @@ if(NOT TARGET fl_fleetd_http AND TARGET fl_loop)
     ${CMAKE_CURRENT_LIST_DIR}/http.c
     ${CMAKE_CURRENT_LIST_DIR}/api.c
     ${CMAKE_CURRENT_LIST_DIR}/artifacts.c
+    ${CMAKE_CURRENT_LIST_DIR}/auth.c
     ${CMAKE_CURRENT_LIST_DIR}/signer.c)
   target_include_directories(fl_fleetd_http PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(fl_fleetd_http PUBLIC fl_store fl_engine fl_plan

@@ -51,17 +51,20 @@ struct fl_http_counters {
 };
 
 struct fl_http_config {
-	struct fl_loop *loop;	     /* borrowed */
-	const char *listen;	     /* "ADDR:PORT", "[V6]:PORT", ":PORT" (any
-					address); port 0: a free one; NULL:
-					FL_HTTP_LISTEN_DEFAULT */
-	const char *data_dir;	     /* images in DATA/artifacts/ (created) */
-	struct fl_store *store;	     /* borrowed */
-	struct fl_runner *runner;    /* borrowed; NULL: rollout routes answer
-					503 until fl_http_set_runner() */
-	struct fl_signer *signer;    /* borrowed; NULL: status shows no key */
-	const char *version;	     /* fleetd's, for status; NULL: "0" */
-	bool is_insecure;	     /* status and fleet_insecure */
+	struct fl_loop *loop;	  /* borrowed */
+	const char *listen;	  /* "ADDR:PORT", "[V6]:PORT", ":PORT" (any
+				     address); port 0: a free one; NULL:
+				     FL_HTTP_LISTEN_DEFAULT */
+	const char *data_dir;	  /* images in DATA/artifacts/ (created) */
+	struct fl_store *store;	  /* borrowed */
+	struct fl_runner *runner; /* borrowed; NULL: rollout routes answer
+				     503 until fl_http_set_runner() */
+	struct fl_signer *signer; /* borrowed; NULL: status shows no key */
+	const char *version;	  /* fleetd's, for status; NULL: "0" */
+	bool is_insecure;	  /* status and fleet_insecure */
+	/* HTTPS: the server's certificate and key in PEM (copied). NULL:
+	 * plain HTTP (--insecure). */
+	const char *tls_cert_pem, *tls_key_pem;
 	bool is_sigpipe_ignored;     /* the program ignores SIGPIPE: lets
 					libmicrohttpd use sendfile() */
 	uint64_t artifact_max_bytes; /* [FL_HTTP_ARTIFACT_MAX], at most that */

@@ -51,6 +51,7 @@ enum http_route {
 	ROUTE_ROLLOUT_ROLLBACK,
 	ROUTE_ROLLOUT_ACTION,
 	ROUTE_EVENTS,
+	ROUTE_TOKENS,
 };
 
 struct fl_http_req {
@@ -64,6 +65,10 @@ struct fl_http_req {
 	uint64_t dropped_bytes;
 	char arg[HTTP_ARG_MAX];
 	char action[HTTP_ACTION_MAX];
+	/* the caller, from its token (api.c): its name is the `who` of
+	 * what it does */
+	char who[FL_STORE_TOKEN_NAME_MAX];
+	uint8_t role; /* enum fl_role */
 	/* BODY_JSON */
 	char *body;
 	size_t body_len, body_cap;
@@ -90,6 +95,7 @@ struct fl_http {
 	uint16_t port;
 	bool is_available, is_stopping, is_insecure;
 	unsigned depth;		    /* inside MHD_run */
+	char *tls_key, *tls_cert;   /* PEM, while MHD runs; NULL: plain */
 	struct fl_loop_timer timer; /* MHD_get_timeout */
 	struct fl_loop_timer kick;  /* resume parked polls, on the loop */
 	uint64_t artifact_max_bytes;

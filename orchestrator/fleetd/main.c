@@ -56,9 +56,13 @@
 #include "fl/store.h"
 #include "fl/tzfile.h"
 #include "http.h"
+#include "keys_cmd.h"
 #include "mqtt_server.h"
+#include "pki.h"
+#include "pki_cmd.h"
 #include "runner.h"
 #include "signer.h"
+#include "token_cmd.h"
 
 #ifndef FLEETD_VERSION
 #define FLEETD_VERSION "0.0.0"
@@ -141,6 +145,9 @@ struct app {
 	struct fl_broker *broker;
 	struct fl_mqtt_srv *mqtt;
 	struct fl_runner *runner;
+	struct fld_pki_paths pki; /* DATA/pki/ */
+	struct fld_pki_state pki_st;
+	bool is_tls; /* not --insecure: everything over TLS */
 	struct fl_loop_timer tick_timer;
 	uint64_t tick_at_ms; /* when tick_timer fires; 0: not armed */
 	uint64_t requests_seen;
@@ -191,8 +198,16 @@ static int usage(const char *fmt, ...)
 	      "  --listen ADDR:PORT   REST API and artifacts "
 	      "[127.0.0.1:8780]\n"
 	      "  --log-level LEVEL    error, warning, info or debug [info]\n"
-	      "  --insecure           accepted: TLS is not implemented yet\n"
-	      "  --version, --help\n",
+	      "  --insecure           plain MQTT and HTTP, an anonymous "
+	      "broker, no ACL\n"
+	      "                       [TLS with the fleet CA of DATA/pki/]\n"
+	      "  --version, --help\n"
+	      "       fleetd pki init|server|device|devices|client ...   "
+	      "the fleet CA\n"
+	      "                                             (fleetd pki "
+	      "--help)\n"
+	      "       fleetd token create|list|revoke ...   API tokens "
+	      "(fleetd token --help)\n",
 	      stderr);
 	return EXIT_USAGE;
 }
@@ -330,6 +345,25 @@ static int client_id(struct app *a)
 	return 0;
 }
 
+/* The first start's admin token, for fleetctl on this machine. */
+static int admin_token(struct app *a)
+{
+	char msg[PATH_MAX + 64];
+	int made = 0;
+	int rc = fld_token_bootstrap(&a->st, a->data, now_s(), &made, msg,
+				     sizeof(msg));
+
+	if (rc != 0)
+		say(FL_LOG_ERROR, "admin token: %s", msg);
+	else if (made)
+		say(FL_LOG_INFO,
+		    "API token 'admin' (role admin) written to %s/admin.token "
+		    "(fleetctl on this machine reads it; fleetd token create "
+		    "makes others)",
+		    a->data);
+	return rc;
+}
+
 static void on_broker_state(void *ctx, bool is_up)
 {
 	struct app *a = ctx;
@@ -343,10 +377,22 @@ static int open_broker(struct app *a)
 	const char *b = a->cfg.broker;
 
 	if (b[0] != '\0' && strcmp(b, "embedded") != 0) {
-		if (fld_parse_broker_url(b, a->broker_host,
-					 sizeof(a->broker_host),
-					 &a->broker_port) != 0) {
-			say(FL_LOG_ERROR, "--broker %s: not mqtt://HOST[:PORT]",
+		bool is_tls = false;
+
+		if (fld_parse_broker(b, a->broker_host, sizeof(a->broker_host),
+				     &a->broker_port, &is_tls) != 0) {
+			say(FL_LOG_ERROR,
+			    "--broker %s: not mqtts://HOST[:PORT] or "
+			    "mqtt://HOST[:PORT]",
+			    b);
+			return FL_EINVAL;
+		}
+		if (is_tls != a->is_tls) {
+			say(FL_LOG_ERROR,
+			    is_tls ? "--broker %s: TLS, but --insecure turns "
+				     "TLS off: drop one of them"
+				   : "--broker %s: plain text: use mqtts:// "
+				     "(or --insecure)",
 			    b);
 			return FL_EINVAL;
 		}
@@ -367,6 +413,13 @@ static int open_broker(struct app *a)
 		bc.on_state = on_broker_state;
 		bc.cb_ctx = a;
 		bc.log = log_lib;
+		bc.root = a->cfg.root;
+		if (a->is_tls) {
+			bc.cafile = a->pki.ca_crt;
+			bc.certfile = a->pki.srv_crt;
+			bc.keyfile = a->pki.srv_key;
+			bc.fleetd_cn = a->pki_st.client_cn;
+		}
 		rc = fl_broker_start(&a->broker, &bc, &diag);
 		if (rc != 0) {
 			say(FL_LOG_ERROR, "embedded broker: %s", diag.msg);
@@ -376,8 +429,50 @@ static int open_broker(struct app *a)
 	a->is_embedded = true;
 	(void)fl_strlcpy(a->broker_host, "127.0.0.1", sizeof(a->broker_host));
 	a->broker_port = fl_broker_port(a->broker);
-	snprintf(a->broker_url, sizeof(a->broker_url), "mqtt://127.0.0.1:%u",
-		 (unsigned)a->broker_port);
+	snprintf(a->broker_url, sizeof(a->broker_url), "%s://127.0.0.1:%u",
+		 a->is_tls ? "mqtts" : "mqtt", (unsigned)a->broker_port);
+	return 0;
+}
+
+/* The fleet CA and fleetd's certificates (pki.h): made at the first
+ * start, checked at every one. */
+static int open_pki(struct app *a)
+{
+	struct fld_pki_diag diag;
+	struct fld_pki_state *st = &a->pki_st;
+	int rc;
+
+	if (!a->is_tls)
+		return 0;
+	memset(&diag, 0, sizeof(diag));
+	if (fld_pki_paths(&a->pki, a->data) != 0) {
+		say(FL_LOG_ERROR, "data directory %s: path too long", a->data);
+		return FL_EINVAL;
+	}
+	rc = fld_pki_ensure(&a->pki, st, &diag);
+	if (rc != 0) {
+		say(FL_LOG_ERROR, "pki: %s", diag.msg);
+		return rc;
+	}
+	if (st->is_ca_new)
+		say(FL_LOG_INFO,
+		    "pki: fleet CA created: %s (devices, fleet-sim and "
+		    "fleetctl trust it; its key %s never leaves this "
+		    "machine: back it up)",
+		    a->pki.ca_crt, a->pki.ca_key);
+	if (st->is_srv_new)
+		say(FL_LOG_INFO, "pki: server certificate created: %s",
+		    a->pki.srv_crt);
+	if (st->is_cli_new)
+		say(FL_LOG_INFO, "pki: fleetd's client certificate created: %s",
+		    a->pki.cli_crt);
+	if (st->srv_days_left < (int)FLD_PKI_WARN_DAYS)
+		say(FL_LOG_WARN,
+		    "pki: the server certificate expires in %d days: `fleetd "
+		    "pki server --force` and a restart renew it",
+		    st->srv_days_left);
+	say(FL_LOG_INFO, "TLS: fleet CA %s; fleetd is %s on the broker",
+	    a->pki.ca_crt, st->client_cn);
 	return 0;
 }
 
@@ -447,6 +542,11 @@ static int open_mqtt(struct app *a)
 	mc.root = a->cfg.root;
 	mc.client_id = a->client_id;
 	mc.is_shared = a->cfg.is_shared;
+	if (a->is_tls) {
+		mc.cafile = a->pki.ca_crt;
+		mc.certfile = a->pki.cli_crt;
+		mc.keyfile = a->pki.cli_key;
+	}
 	mc.on_input = on_mqtt_input;
 	mc.on_connection = on_mqtt_connection;
 	mc.cb_ctx = a;
@@ -462,9 +562,25 @@ static int open_http(struct app *a)
 {
 	struct fl_http_config hc;
 	struct fl_http_diag diag;
+	char *cert = NULL, *key = NULL;
 	int rc;
 
 	memset(&hc, 0, sizeof(hc));
+	if (a->is_tls) {
+		struct fld_pki_diag pd;
+
+		memset(&pd, 0, sizeof(pd));
+		rc = fld_pki_read(a->pki.srv_crt, &cert, &pd);
+		if (rc == 0)
+			rc = fld_pki_read(a->pki.srv_key, &key, &pd);
+		if (rc != 0) {
+			say(FL_LOG_ERROR, "pki: %s", pd.msg);
+			free(cert);
+			return rc;
+		}
+		hc.tls_cert_pem = cert;
+		hc.tls_key_pem = key;
+	}
 	hc.loop = a->loop;
 	hc.listen = a->cfg.listen[0] ? a->cfg.listen : NULL;
 	hc.data_dir = a->data;
@@ -475,6 +591,10 @@ static int open_http(struct app *a)
 	hc.is_sigpipe_ignored = true;
 	hc.log = log_lib;
 	rc = fl_http_new(&a->http, &hc, &diag);
+	if (key != NULL)
+		explicit_bzero(key, strlen(key));
+	free(key);
+	free(cert);
 	if (rc != 0) {
 		say(FL_LOG_ERROR, "%s",
 		    diag.msg[0] ? diag.msg : fl_strerror(rc));
@@ -509,11 +629,12 @@ static int make_urls(struct app *a)
 		if (a->cfg.artifact_url[0] == '\0')
 			say(FL_LOG_WARN,
 			    "listening on every address: devices download "
-			    "from http://%s:%u/artifacts/ (set artifact_url "
+			    "from %s://%s:%u/artifacts/ (set artifact_url "
 			    "if they cannot reach that name)",
-			    host, port);
+			    a->is_tls ? "https" : "http", host, port);
 	}
-	snprintf(a->api_url, sizeof(a->api_url), "http://%s:%u", host, port);
+	snprintf(a->api_url, sizeof(a->api_url), "%s://%s:%u",
+		 a->is_tls ? "https" : "http", host, port);
 	if (a->cfg.artifact_url[0] != '\0') {
 		size_t k = strlen(a->cfg.artifact_url);
 
@@ -604,6 +725,8 @@ static int start(struct app *a)
 	rc = open_store(a);
 	if (rc == 0)
 		rc = client_id(a);
+	if (rc == 0)
+		rc = admin_token(a);
 	if (rc != 0)
 		return rc;
 	memset(&sdiag, 0, sizeof(sdiag));
@@ -622,7 +745,9 @@ static int start(struct app *a)
 		fl_tzdb_ops(a->tzdb, &a->tz);
 	else
 		say(FL_LOG_WARN, "no time-zone database: windows in UTC");
-	rc = open_http(a);
+	rc = open_pki(a);
+	if (rc == 0)
+		rc = open_http(a);
 	if (rc == 0)
 		rc = make_urls(a);
 	if (rc == 0)
@@ -641,14 +766,17 @@ static int start(struct app *a)
 	if (rc != 0)
 		return rc;
 	arm_tick(a, 0);
-	if (a->cfg.is_insecure)
-		say(FL_LOG_WARN, "--insecure: TLS is not implemented yet; MQTT "
-				 "and HTTP are plain text");
-	else
-		say(FL_LOG_INFO, "TLS is not implemented yet: MQTT and HTTP "
-				 "are plain text");
-	printf("fleetd: API on %s, broker %s%s, data %s\n", a->api_url,
-	       a->broker_url, a->is_embedded ? " (embedded)" : "", a->data);
+	if (!a->is_tls)
+		say(FL_LOG_WARN,
+		    "--insecure: MQTT and HTTP are plain text%s: anyone who "
+		    "reaches them can read everything and publish as any "
+		    "device (/metrics: fleet_insecure 1)",
+		    a->is_embedded ? ", the broker anonymous and without ACL"
+				   : "");
+	printf("fleetd: API on %s, broker %s%s, data %s%s%s\n", a->api_url,
+	       a->broker_url, a->is_embedded ? " (embedded)" : "", a->data,
+	       a->is_tls ? ", fleet CA " : " (--insecure: plain text)",
+	       a->is_tls ? a->pki.ca_crt : "");
 	fflush(stdout);
 	say(FL_LOG_INFO,
 	    "fleetd %s: API on %s, broker %s%s, data %s, MQTT "
@@ -751,6 +879,12 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int rc = 1;
 
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return fld_token_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "pki") == 0)
+		return fld_pki_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "keys") == 0)
+		return fld_keys_main(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		bool is_missing = false;
 		const char *v;
@@ -803,21 +937,20 @@ int main(int argc, char **argv)
 	if (broker != NULL) {
 		char host[FL_MQTT_SRV_HOST_MAX];
 		uint16_t port;
+		bool is_tls;
 
 		if (strcmp(broker, "embedded") != 0 &&
-		    fld_parse_broker_url(broker, host, sizeof(host), &port) !=
-			    0)
-			return usage(
-				"--broker: mqtt://HOST[:PORT] or embedded%s",
-				strncmp(broker, "mqtts://", 8) == 0
-					? " (TLS is not supported yet)"
-					: "");
+		    fld_parse_broker(broker, host, sizeof(host), &port,
+				     &is_tls) != 0)
+			return usage("--broker: mqtts://HOST[:PORT], "
+				     "mqtt://HOST[:PORT] or embedded");
 		(void)fl_strlcpy(cfg->broker, broker, sizeof(cfg->broker));
 	}
 	if (level != NULL && fld_parse_log_level(level, &cfg->log_level) != 0)
 		return usage("--log-level: error, warning, info or debug");
 	if (is_insecure)
 		cfg->is_insecure = true;
+	app.is_tls = !cfg->is_insecure;
 	log_max = cfg->log_level;
 
 	/* SIGTERM, SIGINT and SIGHUP arrive through the loop. */

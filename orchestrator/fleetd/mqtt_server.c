@@ -317,6 +317,19 @@ static void on_fd(void *ctx, int fd, uint32_t events)
 	}
 	if ((events & EPOLLOUT) && mosquitto_socket(s->mosq) == fd)
 		(void)mosquitto_loop_write(s->mosq, WRITE_PACKETS);
+	/* A socket in error that libmosquitto keeps: during a TLS handshake
+	 * (a connect refused or reset) libmosquitto 2.0 takes the error for
+	 * "try again" and would wait for the keep-alive. Nothing left to read
+	 * and an error or hang-up: the connection is gone. */
+	if ((events & (EPOLLERR | EPOLLHUP)) &&
+	    mosquitto_socket(s->mosq) == fd) {
+		int avail = 0;
+
+		if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0) {
+			lost(s);
+			return;
+		}
+	}
 	if (!sync_io(s))
 		lost(s);
 }
@@ -676,6 +689,15 @@ int fl_mqtt_srv_new(struct fl_mqtt_srv **out, struct fl_loop *loop,
 	    mosquitto_int_option(s->mosq, MOSQ_OPT_TCP_NODELAY, 1) !=
 		    MOSQ_ERR_SUCCESS)
 		goto fail;
+	if (cfg->cafile != NULL &&
+	    mosquitto_tls_set(s->mosq, cfg->cafile, NULL, cfg->certfile,
+			      cfg->keyfile, NULL) != MOSQ_ERR_SUCCESS) {
+		say(s, FL_LOG_ERROR, "mqtt: TLS files refused (%s, %s)",
+		    cfg->cafile,
+		    cfg->certfile ? cfg->certfile : "no certificate");
+		goto fail;
+	}
+	s->cfg.cafile = s->cfg.certfile = s->cfg.keyfile = NULL;
 	rc = stash_session_expiry(s);
 	if (rc != 0)
 		goto fail;

@@ -43,11 +43,15 @@
 #define FL_MQTT_SRV_INFLIGHT	  1000u /* QoS 1 in flight each way */
 
 struct fl_mqtt_srv_config {
-	const char *host;	   /* broker host or address (required) */
-	uint16_t port;		   /* [1883] */
-	const char *root;	   /* topic root [fleet] */
-	const char *client_id;	   /* required: [A-Za-z0-9._-], < 64 */
-	bool is_shared;		   /* status, health as $share/fleetd/... */
+	const char *host;      /* broker host or address (required) */
+	uint16_t port;	       /* [1883] */
+	const char *root;      /* topic root [fleet] */
+	const char *client_id; /* required: [A-Za-z0-9._-], < 64 */
+	bool is_shared;	       /* status, health as $share/fleetd/... */
+	/* TLS when cafile is set: the broker verified against cafile (and
+	 * its name against host), fleetd's client certificate and key.
+	 * Copied. NULL: plain text. */
+	const char *cafile, *certfile, *keyfile;
 	uint16_t keepalive_s;	   /* [30] */
 	uint32_t session_expiry_s; /* [FL_MQTT_SRV_EXPIRY_S]; 0 there too */
 	uint32_t backoff_min_ms;   /* [250] */

@@ -126,8 +126,11 @@ struct fl_runner_config {
 
 struct fl_runner;
 
-/* Opens the runner over the store: loads the inventory, rebuilds the
- * rollouts that are not rolled back from their logs, schedules the
+/* Opens the runner over the store: loads the inventory, rebuilds from
+ * their logs the rollouts that are not rolled back and those rolled back
+ * while a device still owed its rollback result (its member row says
+ * "sent" or "unreached": it is told again when it returns, and its late
+ * result is recorded), schedules the
  * re-sends of every command without an answer (sent at the first tick).
  * *out is the caller's (fl_runner_free). Returns 0, FL_EINVAL (a config
  * without store, command or signing port, or artifact_url; an
@@ -183,7 +186,7 @@ int fl_runner_tick(struct fl_runner *r, int64_t now_s, uint32_t *next_ms);
 
 /* Diagnostics of a refused request, for the API's error body. */
 struct fl_runner_error {
-	int http_status; /* 400, 404, 409, 422, 500 */
+	int http_status; /* 400, 403, 404, 409, 422, 500 */
 	char code[32];	 /* "invalid_plan", "conflict" ... (docs/api.md) */
 	char message[256];
 	struct fl_plan_diags *diags; /* invalid_plan: owned by the runner
@@ -225,8 +228,9 @@ enum fl_runner_action {
  * rolled back rollout changes nothing. Returns 0, or with *err filled:
  * FL_EINVAL (400: a bad action, name or operator), FL_ENOENT (404: no
  * such rollout; no stage or hold of that name), FL_ESTATE (409: a stage
- * not awaiting approval; an action the rollout's state refuses), a store
- * error (500: not recorded, not applied). */
+ * not awaiting approval; an action the rollout's state refuses; 403
+ * four_eyes: an approval by who started the rollout, when its plan sets
+ * four_eyes), a store error (500: not recorded, not applied). */
 int fl_runner_action(struct fl_runner *r, const char *rollout, int action,
 		     const char *arg, const char *who, int64_t now_s,
 		     bool *changed, struct fl_runner_error *err);
@@ -235,8 +239,9 @@ int fl_runner_action(struct fl_runner *r, const char *rollout, int action,
  * status, stages (with gate values) and what it waits for (a pause; an
  * approval; the last hold announced while members are held; the last
  * window or rate wait while members wait for their offer). Returns 0 or
- * FL_ENOENT. Rolled back rollouts are read from the store (states,
- * members per status; no wait, no rollback telemetry). */
+ * FL_ENOENT. Rolled back rollouts that no device owes a rollback answer
+ * any more (not rebuilt at open) are read from the store (states, members
+ * per status; no wait, no rollback telemetry). */
 struct fl_runner_wait {
 	uint8_t why; /* enum fl_why: NONE, HOLD, WINDOW, RATE; or
 			OPERATOR for a pause, GATE for an approval */

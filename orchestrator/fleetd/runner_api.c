@@ -51,6 +51,36 @@ static bool is_printable(const char *s, size_t cap)
 	return true;
 }
 
+/* A plan with four_eyes refuses an approval by who started the rollout
+ * (403, nothing changed). 0, FL_ESTATE or a store error, *err filled. */
+static int four_eyes(struct fl_runner *r, const struct r_rollout *ro,
+		     const char *what, const char *who,
+		     struct fl_runner_error *err)
+{
+	struct fl_store_rollout *x;
+	int rc;
+
+	if (!ro->plan->is_four_eyes)
+		return 0;
+	x = malloc(sizeof(*x));
+	rc = x == NULL ? FL_ENOMEM : fl_store_rollout_get(r->st, ro->name, x);
+	if (rc != 0) {
+		free(x);
+		set_error(err, 500, "internal", "the store failed: %s",
+			  fl_store_errmsg(r->st));
+		return rc;
+	}
+	if (strcmp(x->started_by, who) == 0) {
+		set_error(err, 403, "four_eyes",
+			  "four eyes: '%s' started rollout '%s' and may not "
+			  "also approve '%s' (the plan sets four_eyes)",
+			  who, ro->name, what);
+		rc = FL_ESTATE;
+	}
+	free(x);
+	return rc;
+}
+
 int fl_runner_action(struct fl_runner *r, const char *rollout, int action,
 		     const char *arg, const char *who, int64_t now_s,
 		     bool *changed, struct fl_runner_error *err)
@@ -137,6 +167,9 @@ int fl_runner_action(struct fl_runner *r, const char *rollout, int action,
 	case FL_RUNNER_APPROVE:
 		ev.kind = FL_EV_APPROVE;
 		ev.name = arg;
+		rc = four_eyes(r, ro, arg, who, err);
+		if (rc != 0)
+			return rc;
 		break;
 	case FL_RUNNER_ROLLBACK:
 		ev.kind = FL_EV_ROLLBACK;
@@ -261,7 +294,8 @@ static unsigned conflicts(struct fl_runner *r, const struct r_rollout *nr,
 			else if (s.state != FL_ROLLOUT_ROLLED_BACK)
 				hit = (od.stage != FL_ENGINE_NO_STAGE &&
 				       !runner__is_final(od.status)) ||
-				      od.rollback == FL_RB_SENT;
+				      od.rollback == FL_RB_SENT ||
+				      od.rollback == FL_RB_UNREACHED;
 		}
 		if (!hit)
 			continue;

@@ -54,7 +54,8 @@ enum {
 	TOP_HEALTH,
 	TOP_WINDOWS,
 	TOP_HOLDS,
-	TOP_STAGES
+	TOP_STAGES,
+	TOP_FOUR_EYES
 };
 enum { ART_COMPONENT, ART_VERSION, ART_FILE, ART_HARDWARE, ART_FROM };
 enum { TGT_MATCH, TGT_EXCLUDE };
@@ -66,7 +67,8 @@ enum {
 	H_MIN_DEVICES,
 	H_TIMEOUT,
 	H_METRICS,
-	H_ON_FAILURE
+	H_ON_FAILURE,
+	H_ROLLBACK_TIMEOUT
 };
 enum { MET_NAME, MET_MIN, MET_MAX };
 enum { WIN_DAYS, WIN_FROM, WIN_TO, WIN_TZ };
@@ -88,7 +90,7 @@ static const struct {
 } levels[L_N] = {
 	[L_TOP] = {"the plan",
 		   {"rollout", "description", "artifact", "targets", "device",
-		    "health", "windows", "holds", "stages"}},
+		    "health", "windows", "holds", "stages", "four_eyes"}},
 	[L_ARTIFACT] = {"`artifact`",
 			{"component", "version", "file", "hardware", "from"}},
 	[L_TARGETS] = {"`targets`", {"match", "exclude"}},
@@ -96,7 +98,8 @@ static const struct {
 		      {"min_battery", "min_free_storage", "activate"}},
 	[L_HEALTH] = {"`health`",
 		      {"soak", "max_failure_rate", "max_failures",
-		       "min_devices", "timeout", "metrics", "on_failure"}},
+		       "min_devices", "timeout", "metrics", "on_failure",
+		       "rollback_timeout"}},
 	[L_METRIC] = {"a metric rule", {"name", "min", "max"}},
 	[L_WINDOW] = {"a window", {"days", "from", "to", "tz"}},
 	[L_HOLD] = {"a hold", {"name", "match", "reason", "from", "until"}},
@@ -963,6 +966,13 @@ static void check_health(struct ctx *c, const struct plan__node *n)
 		else
 			c->timeout_value = f.v[H_TIMEOUT];
 	}
+	if (f.v[H_ROLLBACK_TIMEOUT])
+		VALUE(c, f.v[H_ROLLBACK_TIMEOUT], "rollback_timeout",
+		      "a duration",
+		      plan__parse_duration(f.v[H_ROLLBACK_TIMEOUT]->text,
+					   f.v[H_ROLLBACK_TIMEOUT]->len,
+					   &h->rollback_timeout_s, c->why,
+					   sizeof(c->why)));
 	if (f.v[H_ON_FAILURE]) {
 		w = check_word(c, f.v[H_ON_FAILURE], "on_failure", on_failure,
 			       2);
@@ -1497,6 +1507,35 @@ static void check_windows(struct ctx *c, const struct plan__node *n)
 		check_window(c, e, &p->windows[i]);
 }
 
+/* four_eyes: true | false; after stages and holds, which it is about. */
+static void check_four_eyes(struct ctx *c, const struct plan__node *n)
+{
+	struct fl_plan *p = c->plan;
+	int has_approval = 0;
+
+	if (!want(c, n, PLAN_SCALAR, "four_eyes", "`true` or `false`", 0))
+		return;
+	if (text_eq(n, "false"))
+		return;
+	if (!text_eq(n, "true")) {
+		ERR(c, n->pos,
+		    "`four_eyes`: `true` or `false`, not `%s` (true: an "
+		    "approval must come from someone other than who started "
+		    "the rollout)",
+		    show(c, n));
+		return;
+	}
+	p->is_four_eyes = 1;
+	for (unsigned i = 0; i < p->nstages; i++)
+		has_approval |= p->stages[i].approval_required;
+	for (unsigned i = 0; i < p->nholds; i++)
+		has_approval |= p->holds[i].until_approved;
+	if (!has_approval)
+		WARN(c, n->pos,
+		     "`four_eyes` has no effect: no stage has `approval: "
+		     "required` and no hold lasts `until: approved`");
+}
+
 /* Checks that need more than one section. */
 static void check_across(struct ctx *c)
 {
@@ -1596,6 +1635,8 @@ static void check_plan(struct ctx *c, const struct plan__node *root)
 		check_stages(c, f.v[TOP_STAGES]);
 	if (f.v[TOP_HOLDS])
 		check_holds(c, f.v[TOP_HOLDS]);
+	if (f.v[TOP_FOUR_EYES])
+		check_four_eyes(c, f.v[TOP_FOUR_EYES]);
 	check_across(c);
 }
 
@@ -1654,6 +1695,7 @@ int fl_plan_parse_opts(const char *buf, size_t len, const char *path,
 		goto out;
 	}
 	c.plan->arena = c.out;
+	c.plan->health.rollback_timeout_s = FL_PLAN_ROLLBACK_TIMEOUT_DEFAULT_S;
 	if (path != NULL)
 		c.plan->path = plan__arena_strndup(c.out, path, strlen(path));
 	check_plan(&c, root);

@@ -198,7 +198,18 @@ static const char v2[] =
 	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events\n"
 	"BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;\n";
 
-const char *const fl_store__migrations[] = {v1, v2};
+/* Version 3: fleetd's API tokens (a hash of each secret, never the
+ * secret). */
+static const char v3[] =
+	"CREATE TABLE tokens (\n"
+	"  name       TEXT PRIMARY KEY,\n"
+	"  role       TEXT NOT NULL,\n"
+	"  hash       TEXT NOT NULL CHECK (length(hash) = 64),\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  revoked_at INTEGER NOT NULL DEFAULT -1\n"
+	") WITHOUT ROWID;\n";
+
+const char *const fl_store__migrations[] = {v1, v2, v3};
 
 _Static_assert(sizeof(fl_store__migrations) / sizeof(fl_store__migrations[0]) ==
 		       FL_STORE_SQLITE_SCHEMA,

@@ -571,6 +571,46 @@ int fl_store_approval_list(struct fl_store *st, const char *rollout,
 	return st->ops->approval_list(st, rollout, after_id, limit, cb, ctx);
 }
 
+/* ---- API tokens ------------------------------------------------------- */
+
+int fl_store_token_add(struct fl_store *st, const struct fl_store_token *t)
+{
+	CHECK_OPEN(st);
+	if (t == NULL || !is_name(t->name, FL_STORE_TOKEN_NAME_MAX) ||
+	    !is_name(t->role, FL_STORE_ROLE_MAX) || !is_sha256(t->hash))
+		return fail(st, FL_EINVAL, "token_add: bad argument");
+	return st->ops->token_add(st, t);
+}
+
+int fl_store_token_get(struct fl_store *st, const char *name,
+		       struct fl_store_token *out)
+{
+	CHECK_OPEN(st);
+	if (!is_name(name, FL_STORE_TOKEN_NAME_MAX) || out == NULL)
+		return fail(st, FL_EINVAL, "token_get: bad argument");
+	return st->ops->token_get(st, name, out);
+}
+
+int fl_store_token_revoke(struct fl_store *st, const char *name, int64_t at_s)
+{
+	CHECK_OPEN(st);
+	if (!is_name(name, FL_STORE_TOKEN_NAME_MAX) || at_s < 0)
+		return fail(st, FL_EINVAL, "token_revoke: bad argument");
+	return st->ops->token_revoke(st, name, at_s);
+}
+
+int fl_store_token_list(struct fl_store *st, const char *after_name,
+			unsigned limit, fl_store_token_cb cb, void *ctx)
+{
+	CHECK_OPEN(st);
+	if ((after_name != NULL &&
+	     !is_text(after_name, FL_STORE_TOKEN_NAME_MAX)) ||
+	    cb == NULL || !is_limit(limit))
+		return fail(st, FL_EINVAL, "token_list: bad argument");
+	return st->ops->token_list(st, after_name != NULL ? after_name : "",
+				   limit, cb, ctx);
+}
+
 /* ---- events ----------------------------------------------------------- */
 
 int fl_store_event_append(struct fl_store *st, const struct fl_store_event *ev,

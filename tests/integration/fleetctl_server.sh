@@ -9,7 +9,7 @@
 #
 # CASE is one of: start start_upload start_invalid list status actions
 # rollback_refused rollback_yes rollback_pick rollback_wait rollback_tty
-# errors refused devices device events events_follow label usage. Exit 0
+# errors refused devices device events events_follow label usage auth. Exit 0
 # when every check holds, 1 at the first that does not.
 set -u
 [ $# -eq 5 ] || {
@@ -30,10 +30,13 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-# Nothing of the caller's may reach fleetctl: the server comes from serve,
-# the operator is "tester".
-unset FLEET_SERVER
+# Nothing of the caller's may reach fleetctl: the server and the token
+# come from serve (the fake API wants TOKEN, as fleetd wants its token),
+# the operator is "tester", and no default token file is found.
+unset FLEET_SERVER FLEET_TOKEN FLEET_TOKEN_FILE
 export USER=tester
+export XDG_STATE_HOME="$tmp/state"
+TOKEN=flt_tester_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 
 fail() {
 	echo "FAIL ($CASE): $*" >&2
@@ -46,11 +49,13 @@ fail() {
 	exit 1
 }
 
-# serve: starts the fake API with the routes on stdin; sets FLEET_SERVER.
+# serve: starts the fake API with the routes on stdin, wanting TOKEN;
+# sets FLEET_SERVER and FLEET_TOKEN.
 serve() {
 	cat >"$tmp/routes"
 	: >"$tmp/log"
-	"$FAKE" --routes "$tmp/routes" --log "$tmp/log" >"$tmp/port" 2>"$tmp/srv.err" &
+	"$FAKE" --routes "$tmp/routes" --log "$tmp/log" --token "$TOKEN" \
+		>"$tmp/port" 2>"$tmp/srv.err" &
 	srv_pid=$!
 	i=0
 	while ! grep -q '^closed ' "$tmp/port" 2>/dev/null; do
@@ -62,6 +67,7 @@ serve() {
 	PORT=$(sed -n 's/^port //p' "$tmp/port")
 	CLOSED=$(sed -n 's/^closed //p' "$tmp/port") # bound, refuses
 	export FLEET_SERVER="http://127.0.0.1:$PORT"
+	export FLEET_TOKEN="$TOKEN"
 }
 
 unserve() {
@@ -512,8 +518,48 @@ usage)
 	has out "usage: fleetctl [--server URL] [--json] rollback [NAME] [--yes] [--wait] [--reason TEXT]"
 	run 0 "$F" --help
 	grep -q '^  rollback \[NAME\] \[--yes\] \[--wait\]' "$tmp/out" || fail "no rollback in --help"
-	run 1 "$F" watch
+	run 2 "$F" watch a b
+	grep -q '^usage: fleetctl .*watch \[NAME\]' "$tmp/err" || fail "watch a b: no usage"
 	[ ! -s "$tmp/log" ] || fail "a usage error sent a request"
+	# watch talks to fleetd (this fake one has no route for it): it fails
+	# at once with fleetd's reason, not on a terminal it cannot draw on
+	run 1 "$F" watch
+	has log "GET /api/v1/rollouts?state=active&limit=50"
+	grep -q '^fleetctl: ' "$tmp/err" || fail "watch: no reason on stderr"
+	;;
+auth)
+	serve <<-EOF
+	GET $R 200 $API/rollout_running.json
+	POST $R/approve 403 {"error": {"code": "forbidden", "message": "needs role approver, token 'ops-1' has operator", "needs": "approver", "token": "ops-1", "role": "operator"}}
+	EOF
+	run 0 "$F" rollout status thermo-2.4.0
+	# no token anywhere: 401, and fleetctl says where it looked
+	unset FLEET_TOKEN
+	run 1 "$F" rollout status thermo-2.4.0
+	has err "fleetctl: rollout 'thermo-2.4.0': unauthorized: no token: send 'Authorization: Bearer TOKEN' (no token was sent: give --token, FLEET_TOKEN or FLEET_TOKEN_FILE ($tmp/state/fleetd/admin.token was not found))"
+	# a wrong one: named as the one of --token or FLEET_TOKEN
+	run 1 "$F" --token flt_x_00 rollout status thermo-2.4.0
+	has err "fleetctl: rollout 'thermo-2.4.0': unauthorized: unknown token (the token of --token or FLEET_TOKEN)"
+	run 1 env FLEET_TOKEN=flt_x_00 "$F" rollout status thermo-2.4.0
+	# --token wins over FLEET_TOKEN
+	run 0 env FLEET_TOKEN=flt_x_00 "$F" --token "$TOKEN" rollout status \
+		thermo-2.4.0
+	# a token file: --token-file, FLEET_TOKEN_FILE, fleetd's default one
+	printf '%s\n' "$TOKEN" >"$tmp/tok"
+	run 0 "$F" --token-file "$tmp/tok" rollout status thermo-2.4.0
+	run 0 env FLEET_TOKEN_FILE="$tmp/tok" "$F" rollout status thermo-2.4.0
+	run 2 "$F" --token-file "$tmp/none" rollout status thermo-2.4.0
+	has err "fleetctl: token file $tmp/none: No such file or directory"
+	mkdir -p "$tmp/state/fleetd"
+	printf '%s\n' "$TOKEN" >"$tmp/state/fleetd/admin.token"
+	run 0 "$F" rollout status thermo-2.4.0
+	run 2 "$F" --token "bad token" rollout status thermo-2.4.0
+	has err "fleetctl: the token (--token or FLEET_TOKEN) is not one fleetd makes"
+	# a token too weak: one line naming the role it needs
+	run 1 "$F" approve thermo-2.4.0 eu-regulatory
+	has err "fleetctl: rollout 'thermo-2.4.0': forbidden: needs role approver, token 'ops-1' has operator"
+	eq "requests" "$(requests | tr '\n' ' ')" \
+		"GET $R GET $R GET $R GET $R GET $R POST $R/approve "
 	;;
 *)
 	echo "unknown case $CASE" >&2

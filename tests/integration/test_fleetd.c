@@ -34,7 +34,39 @@
  *             and the devices reconnect, the rollout completes;
  *   offline   part of the fleet offline when its stage starts: unreached,
  *             never offered while away, the stage waits; the devices come
- *             back later, are offered and install it.
+ *             back later, are offered and install it;
+ *   window    a maintenance window in the devices' own zone (a TZif
+ *             file the test writes in its $TZDIR, so that 03:00 there
+ *             is seconds away) delays the first stage: it starts, its
+ *             member waits, nothing is offered; offers once it opens;
+ *   hold      a stage awaiting approval, then its members held by a
+ *             hold: nothing offered past it until `fleetctl approve`
+ *             lifts it; both approvals in the log with who and when;
+ *   rollback_away  a canary device away (its process frozen, its Will
+ *             published) during a fleet-wide rollback: the rollout stays
+ *             rolling_back with it "rollback unreached", through a kill
+ *             -9, until health.rollback_timeout; rolled back; fleetd
+ *             killed again; the device returns, is told again, and its
+ *             late revert is recorded;
+ *   away      devices away during their offer: frozen before it reached
+ *             them (unreached, offered again on return, same job) and in
+ *             the middle of a slow download (in flight while away); all
+ *             finish their one job.
+ *
+ *   security  device identity and the wire: no certificate, another
+ *             CA's, plain text all refused by the broker; a device
+ *             publishing as another refused and never delivered; a
+ *             device asking for another's client id; a device
+ *             subscribed to another's commands gets none of them; HTTPS
+ *             without the fleet CA or with another refused;
+ *   insecure  --insecure: plain text, the warning, fleet_insecure 1.
+ *
+ * fleetd runs with TLS as it does by default: the helpers trust its CA
+ * (DATA/pki/ca.crt: curl, fleetctl through FLEET_CA), fleet-sim connects
+ * with mqtts:// and per-device certificates issued by `fleetd pki
+ * devices`, the watcher of `good` is observer@fleet. A scenario that
+ * wants plain text puts `insecure: true` in its configuration lines; the
+ * helpers follow what fleetd's start line says.
  *
  * FLEETD_TEST_KEEP=1 keeps the folder (fleetd.log, sim-*.log) for a look.
  */
@@ -256,6 +288,9 @@ struct fleetd {
 	uint16_t broker_port;
 	char conf[PATH_LEN], log[PATH_LEN], data[PATH_LEN];
 	char api[128];
+	/* TLS (fleetd's default): its CA, which http(), metric(), fleetctl
+	 * (FLEET_CA) and fleet-sim trust; "" with `insecure: true`. */
+	char ca[PATH_LEN + 32];
 };
 
 static struct fleetd fd_;
@@ -287,6 +322,75 @@ static void fleetd_config(struct fleetd *f, const char *extra)
 	write_text(f->conf, text);
 }
 
+/* "Authorization: Bearer TOKEN" of the admin token fleetd wrote at its
+ * first start (DATA/admin.token): every request of http() and metric()
+ * sends it, and fleetctl gets it through FLEET_TOKEN. */
+static char auth_hdr[256];
+
+static void read_admin_token(const struct fleetd *f)
+{
+	char path[PATH_LEN + 32];
+	char *text;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/admin.token", f->data);
+	text = read_text(path);
+	assert_non_null(text);
+	n = strcspn(text, "\r\n");
+	text[n] = '\0';
+	assert_true(n > 0 && n < sizeof(auth_hdr) - 32);
+	snprintf(auth_hdr, sizeof(auth_hdr), "Authorization: Bearer %s", text);
+	assert_int_equal(setenv("FLEET_TOKEN", text, 1), 0);
+	free(text);
+}
+
+/* The token of operator `name` (made with `fleetd token create NAME
+ * --role ROLE` the first time, in the running fleetd's data folder): its
+ * text in raw (cap bytes) and its Authorization header (static, one per
+ * name). An action's `who` is its token's name. */
+static const char *token_of(const char *name, const char *role, char *raw,
+			    size_t cap)
+{
+	static struct {
+		char name[33], raw[200], hdr[232];
+	} made[8];
+	static unsigned n_made;
+	char out[PATH_LEN], err[PATH_LEN];
+	char *text;
+	unsigned i;
+
+	for (i = 0; i < n_made; i++)
+		if (strcmp(made[i].name, name) == 0)
+			break;
+	if (i == n_made) {
+		const char *argv[] = {fleetd_bin, "token",  "create",
+				      name,	  "--role", role,
+				      "--data",	  fd_.data, NULL};
+		size_t n;
+
+		assert_true(n_made < 8);
+		path_of(out, sizeof(out), "token.out");
+		path_of(err, sizeof(err), "token.err");
+		unlink(out);
+		assert_int_equal(wait_pid(spawn(argv, out, err), WAIT_S * 1000),
+				 0);
+		text = read_text(out);
+		assert_non_null(text);
+		n = strcspn(text, "\r\n");
+		text[n] = '\0';
+		assert_true(n > 0 && n < sizeof(made[0].raw));
+		snprintf(made[i].name, sizeof(made[i].name), "%s", name);
+		snprintf(made[i].raw, sizeof(made[i].raw), "%s", text);
+		snprintf(made[i].hdr, sizeof(made[i].hdr),
+			 "Authorization: Bearer %s", text);
+		free(text);
+		n_made++;
+	}
+	if (raw != NULL)
+		snprintf(raw, cap, "%s", made[i].raw);
+	return made[i].hdr;
+}
+
 /* Starts fleetd and waits for its "API on" line. */
 static void fleetd_start(struct fleetd *f)
 {
@@ -305,14 +409,30 @@ static void fleetd_start(struct fleetd *f)
 		if (p != NULL) {
 			char api[128];
 
-			assert_int_equal(sscanf(p,
-						"fleetd: API on %127[^,], "
-						"broker mqtt://127.0.0.1:%u",
-						api, &bport),
-					 2);
+			const char *b = strstr(p, "://127.0.0.1:");
+
+			/* https:// and mqtts:// unless `insecure: true`. */
+			assert_int_equal(
+				sscanf(p, "fleetd: API on %127[^,], ", api), 1);
+			assert_non_null(b);
+			b = strstr(b + 1, "://127.0.0.1:");
+			assert_non_null(b);
+			assert_int_equal(sscanf(b, "://127.0.0.1:%u", &bport),
+					 1);
 			snprintf(f->api, sizeof(f->api), "%s", api);
 			assert_int_equal(bport, f->broker_port);
+			f->ca[0] = '\0';
+			if (strncmp(api, "https://", 8) == 0) {
+				assert_non_null(strstr(p, ", broker mqtts://"));
+				snprintf(f->ca, sizeof(f->ca), "%s/pki/ca.crt",
+					 f->data);
+				assert_int_equal(setenv("FLEET_CA", f->ca, 1),
+						 0);
+			} else {
+				assert_non_null(strstr(p, "(--insecure"));
+			}
 			free(text);
+			read_admin_token(f);
 			return;
 		}
 		free(text);
@@ -362,10 +482,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
-/* One request to fleetd's API; the status (0: no answer), the JSON body
- * in *json if asked (the caller's, cJSON_Delete). */
-static long http(const char *method, const char *path, const void *body,
-		 size_t len, const char *type, cJSON **json)
+/* One request to fleetd's API with this Authorization header (NULL:
+ * none); the status (0: no answer), the JSON body in *json if asked (the
+ * caller's, cJSON_Delete). */
+static long http_as(const char *auth, const char *method, const char *path,
+		    const void *body, size_t len, const char *type,
+		    cJSON **json)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -381,14 +503,19 @@ static long http(const char *method, const char *path, const void *body,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (fd_.ca[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, fd_.ca);
+	if (auth != NULL)
+		h = curl_slist_append(h, auth);
 	if (body != NULL) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s", type);
 		h = curl_slist_append(h, ct);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)len);
 	}
+	if (h != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (curl_easy_perform(c) == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (json != NULL)
@@ -397,6 +524,13 @@ static long http(const char *method, const char *path, const void *body,
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return status;
+}
+
+/* http_as() with the admin token. */
+static long http(const char *method, const char *path, const void *body,
+		 size_t len, const char *type, cJSON **json)
+{
+	return http_as(auth_hdr, method, path, body, len, type, json);
 }
 
 static cJSON *get_json(const char *path)
@@ -433,21 +567,46 @@ struct sim {
 	unsigned n;
 	const char *labels, *bad;
 	unsigned seed;
+	const char *tz;	    /* --tz, NULL: UTC */
+	unsigned keepalive; /* --keepalive, 0: 10 s */
+	unsigned rate;	    /* --rate (bytes/s), 0: unlimited */
 };
+
+/* Certificates for prefix-000001 ... prefix-n in dir, from fleetd's CA
+ * (fleetd pki devices); those already there are kept. */
+static void sim_certs(const char *prefix, unsigned n, const char *dir)
+{
+	char count[16], err[PATH_LEN], first[PATH_LEN + 64];
+	const char *argv[] = {fleetd_bin, "pki",     "devices", "--prefix",
+			      prefix,	  "--count", count,	"--out",
+			      dir,	  "--data",  fd_.data,	NULL};
+
+	snprintf(first, sizeof(first), "%s/%s-%06u.crt", dir, prefix, n);
+	if (access(first, F_OK) == 0)
+		return;
+	(void)mkdir(dir, 0700);
+	snprintf(count, sizeof(count), "%u", n);
+	path_of(err, sizeof(err), "pki.err");
+	assert_int_equal(run_status(argv, err), 0);
+}
 
 static void sim_start(struct sim *s)
 {
+	char certs[PATH_LEN];
 	char broker[64], count[16], key[PATH_LEN + 32], log[PATH_LEN], name[48],
-		seed[16];
+		seed[16], keepalive[16], rate[16];
 	const char *argv[40];
 	int i = 0;
 
-	snprintf(broker, sizeof(broker), "mqtt://127.0.0.1:%u",
-		 (unsigned)fd_.broker_port);
+	snprintf(broker, sizeof(broker), "%s://127.0.0.1:%u",
+		 fd_.ca[0] ? "mqtts" : "mqtt", (unsigned)fd_.broker_port);
 	snprintf(count, sizeof(count), "%u", s->n);
 	snprintf(key, sizeof(key), "%s/keys/signing.pub", fd_.data);
 	snprintf(name, sizeof(name), "sim-%s.log", s->prefix);
 	snprintf(seed, sizeof(seed), "%u", s->seed);
+	snprintf(keepalive, sizeof(keepalive), "%u",
+		 s->keepalive ? s->keepalive : 10);
+	snprintf(rate, sizeof(rate), "%u", s->rate);
 	path_of(log, sizeof(log), name);
 	argv[i++] = sim_bin;
 	argv[i++] = "--broker";
@@ -467,7 +626,7 @@ static void sim_start(struct sim *s)
 	argv[i++] = "--health-interval";
 	argv[i++] = "1";
 	argv[i++] = "--keepalive";
-	argv[i++] = "10";
+	argv[i++] = keepalive;
 	argv[i++] = "--image-size";
 	argv[i++] = "8192";
 	argv[i++] = "--seed";
@@ -480,6 +639,23 @@ static void sim_start(struct sim *s)
 	if (s->bad != NULL) {
 		argv[i++] = "--bad-version";
 		argv[i++] = s->bad;
+	}
+	if (s->tz != NULL) {
+		argv[i++] = "--tz";
+		argv[i++] = s->tz;
+	}
+	if (s->rate != 0) {
+		argv[i++] = "--rate";
+		argv[i++] = rate;
+	}
+	if (fd_.ca[0] != '\0') {
+		/* Each device its certificate, issued by fleetd's CA. */
+		path_of(certs, sizeof(certs), "certs");
+		sim_certs(s->prefix, s->n, certs);
+		argv[i++] = "--cafile";
+		argv[i++] = fd_.ca;
+		argv[i++] = "--certs";
+		argv[i++] = certs;
 	}
 	argv[i] = NULL;
 	s->pid = spawn(argv, log, log);
@@ -555,11 +731,16 @@ static double metric(const char *series)
 {
 	struct buf b = {NULL, 0};
 	CURL *c = curl_easy_init();
+	struct curl_slist *h;
 	char url[256];
 	double v = -1;
 	const char *p;
 
 	snprintf(url, sizeof(url), "%s/metrics", fd_.api);
+	h = curl_slist_append(NULL, auth_hdr);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (fd_.ca[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, fd_.ca);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -575,6 +756,7 @@ static double metric(const char *series)
 			}
 		}
 	free(b.p);
+	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return v;
 }
@@ -619,9 +801,12 @@ static void upload_image(void)
 	assert_true(st == 200 || st == 201);
 }
 
-/* A plan for 2.0.0: its stages (YAML lines) and a short soak. */
-static void plan_text(char *plan, size_t cap, const char *name,
-		      const char *stages)
+/* A plan for 2.0.0: a short soak, more health keys (YAML lines indented
+ * by two, or ""), more top-level sections (windows, holds; or ""), its
+ * stages. */
+static void plan_text_x(char *plan, size_t cap, const char *name,
+			const char *health, const char *sections,
+			const char *stages)
 {
 	snprintf(plan, cap,
 		 "rollout: %s\n"
@@ -632,18 +817,34 @@ static void plan_text(char *plan, size_t cap, const char *name,
 		 "health:\n"
 		 "  soak: 2s\n"
 		 "  on_failure: rollback\n"
+		 "%s"
+		 "%s"
 		 "stages:\n%s",
-		 name, stages);
+		 name, health, sections, stages);
 }
+
+static void plan_text(char *plan, size_t cap, const char *name,
+		      const char *stages)
+{
+	plan_text_x(plan, cap, name, "", "", stages);
+}
+
+static void start_plan(const char *plan);
 
 static void start_rollout(const char *name, const char *stages)
 {
 	char plan[2048];
+
+	plan_text(plan, sizeof(plan), name, stages);
+	start_plan(plan);
+}
+
+static void start_plan(const char *plan)
+{
 	cJSON *req = cJSON_CreateObject(), *ans = NULL;
 	char *body;
 	long st;
 
-	plan_text(plan, sizeof(plan), name, stages);
 	cJSON_AddStringToObject(req, "plan", plan);
 	cJSON_AddStringToObject(req, "plan_file", "test.yaml");
 	cJSON_AddStringToObject(req, "artifact_sha256", sha);
@@ -704,10 +905,13 @@ static void wait_state(const char *name, const char *want)
 
 struct ev {
 	uint64_t seq;
+	int64_t at;
 	char kind[40];
 	char device[64];
 	char stage[32];
+	char who[32]; /* detail.who */
 	uint32_t job;
+	int why; /* detail.why, 0 when absent */
 };
 
 static struct ev evs[MAX_EVENTS];
@@ -742,6 +946,13 @@ static void read_events(void)
 			assert_true(n_evs < MAX_EVENTS);
 			memset(x, 0, sizeof(*x));
 			x->seq = (uint64_t)jnum(e, "seq");
+			x->at = (int64_t)jnum(e, "at");
+			snprintf(x->who, sizeof(x->who), "%s",
+				 jstr(detail, "who") ? jstr(detail, "who")
+						     : "");
+			x->why = jnum(detail, "why") > 0
+					 ? (int)jnum(detail, "why")
+					 : 0;
 			snprintf(x->kind, sizeof(x->kind), "%s",
 				 jstr(e, "kind") ? jstr(e, "kind") : "");
 			snprintf(x->device, sizeof(x->device), "%s",
@@ -839,6 +1050,37 @@ static void check_one_decision_each(const char *prefix, unsigned n)
 	}
 }
 
+/* A rollout is rolled back only once every device sent a rollback has
+ * answered it (done, failed, or its own revert): each reboots into its
+ * old version, offline for a moment, and is waited for. */
+static void check_rollback_answered(void)
+{
+	uint64_t end = 0;
+
+	for (size_t i = 0; i < n_evs; i++)
+		if (strcmp(evs[i].kind, "decision.rolled_back") == 0)
+			end = evs[i].seq;
+	assert_true(end > 0);
+	for (size_t i = 0; i < n_evs; i++) {
+		bool answered = false;
+
+		if (strcmp(evs[i].kind, "decision.rollback_device") != 0)
+			continue;
+		for (size_t k = i + 1; k < n_evs && evs[k].seq < end; k++)
+			if (strcmp(evs[k].device, evs[i].device) == 0 &&
+			    (strcmp(evs[k].kind, "report.rollback_done") == 0 ||
+			     strcmp(evs[k].kind, "report.rollback_failed") ==
+				     0 ||
+			     strcmp(evs[k].kind, "report.reverted") == 0))
+				answered = true;
+		if (!answered) {
+			fprintf(stderr, "%s: rolled back before it answered\n",
+				evs[i].device);
+			fail();
+		}
+	}
+}
+
 /* ---- set-up -------------------------------------------------------------- */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag,
@@ -872,8 +1114,11 @@ static int teardown(void **state)
 	int rc = 0;
 
 	(void)state;
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 3; i++) {
+		if (sims[i].pid > 0)
+			kill(sims[i].pid, SIGCONT); /* one a test froze */
 		stop_pid(&sims[i].pid, SIGTERM);
+	}
 	/* A clean stop exits 0: no sanitizer report, no leak. */
 	if (fd_.pid > 0) {
 		kill(fd_.pid, SIGTERM);
@@ -1120,6 +1365,21 @@ static struct mosquitto *watch_start(void)
 	assert_non_null(m);
 	mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_message_v5_callback_set(m, on_watch);
+	if (fd_.ca[0] != '\0') {
+		/* The ACL lets observer@fleet read every device topic. */
+		char crt[PATH_LEN + 32], key[PATH_LEN + 32], err[PATH_LEN];
+		const char *argv[] = {
+			fleetd_bin, "pki", "client", "observer@fleet",
+			"--out",    tmp,   "--data", fd_.data,
+			"--force",  NULL};
+
+		path_of(err, sizeof(err), "pki.err");
+		assert_int_equal(run_status(argv, err), 0);
+		path_of(crt, sizeof(crt), "observer@fleet.crt");
+		path_of(key, sizeof(key), "observer@fleet.key");
+		assert_int_equal(
+			mosquitto_tls_set(m, fd_.ca, NULL, crt, key, NULL), 0);
+	}
 	assert_int_equal(mosquitto_connect(m, "127.0.0.1", fd_.broker_port, 30),
 			 0);
 	assert_int_equal(
@@ -1235,6 +1495,7 @@ static void test_fleetd__canary(void **state)
 	wait_versions("c", 8, "1.0.0");
 	check_log_whole();
 	check_one_decision_each("c", 8);
+	check_rollback_answered();
 	assert_true(has_event("decision.rollback_started", NULL));
 	/* Nobody beyond the canary was offered the bad version. */
 	assert_true(count_events("decision.offer", NULL) >= 1);
@@ -1242,6 +1503,34 @@ static void test_fleetd__canary(void **state)
 		if (strcmp(evs[i].kind, "decision.offer") == 0)
 			assert_string_equal(evs[i].stage, "canary");
 	assert_int_equal(count_events("decision.stage_started", NULL), 1);
+	/* ... and no job ever reached the others: the canary is 2 of 8 */
+	{
+		unsigned offered = 0;
+
+		for (unsigned d = 1; d <= 8; d++) {
+			char id[32], path[64];
+			cJSON *j;
+
+			snprintf(id, sizeof(id), "c-%06u", d);
+			snprintf(path, sizeof(path), "/api/v1/devices/%s", id);
+			j = get_json(path);
+			assert_non_null(j);
+			if (has_event("decision.offer", id)) {
+				offered++;
+				assert_true(
+					cJSON_GetArraySize(
+						cJSON_GetObjectItemCaseSensitive(
+							j, "jobs")) >= 1);
+			} else
+				assert_int_equal(
+					cJSON_GetArraySize(
+						cJSON_GetObjectItemCaseSensitive(
+							j, "jobs")),
+					0);
+			cJSON_Delete(j);
+		}
+		assert_int_equal(offered, 2);
+	}
 }
 
 static void test_fleetd__wave(void **state)
@@ -1262,6 +1551,7 @@ static void test_fleetd__wave(void **state)
 	check_log_whole();
 	check_one_decision_each("k", 3);
 	check_one_decision_each("m", 6);
+	check_rollback_answered();
 	/* The canary committed 2.0.0 and was taken back by the rollback. */
 	for (unsigned d = 1; d <= 3; d++) {
 		char id[32];
@@ -1270,12 +1560,11 @@ static void test_fleetd__wave(void **state)
 		if (has_event("decision.device_succeeded", id))
 			canary_ok++;
 		assert_true(has_event("decision.rollback_device", id));
+		assert_true(has_event("report.rollback_done", id));
 	}
 	assert_int_equal(canary_ok, 3);
 	/* The commands went out over MQTT: an offer to each device, a
-	 * rollback to each device that was running 2.0.0 (the canary's end
-	 * their rollback with a trial of the device's default length, so
-	 * their results come later than this test waits). */
+	 * rollback to each device that was running 2.0.0. */
 	assert_true(metric("fleet_commands_total{type=\"offer\"}") >= 9);
 	assert_true(metric("fleet_commands_total{type=\"rollback\"}") >= 3);
 	assert_true(metric("fleet_reports_total{topic=\"status\"}") > 0);
@@ -1289,11 +1578,20 @@ static void test_fleetd__kill(void **state)
 	static const char *const points[] = {
 		"decision.offer", "report.downloading", "decision.stage_passed",
 		"decision.device_succeeded"};
+	char plan[2048], *soak;
 
 	(void)state;
 	bring_up();
 	fleet(0, "x", 10, NULL, NULL);
-	start_rollout("crashy", STAGES_3);
+	/* A device on trial when fleetd is killed (its embedded broker with
+	 * it) must reach the broker again within its trial window, the soak:
+	 * longer than a restart on a loaded machine, else it reverts
+	 * (health:broker) and fails the canary. */
+	plan_text(plan, sizeof(plan), "crashy", STAGES_3);
+	soak = strstr(plan, "soak: 2s");
+	assert_non_null(soak);
+	memcpy(soak, "soak: 9s", 8);
+	start_plan(plan);
 	for (unsigned i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
 		char *s;
 
@@ -1436,6 +1734,1076 @@ static void test_fleetd__offline(void **state)
 	}
 }
 
+/* ---- windows, holds and approvals, devices away ---------------------------
+ */
+
+static cJSON *get_rollout(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s", name);
+	return get_json(path);
+}
+
+static const cJSON *jget(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+/* The stage of a rollout answer by name. */
+static const cJSON *stage_of(const cJSON *ro, const char *name)
+{
+	const cJSON *st;
+
+	cJSON_ArrayForEach(st, jget(ro, "stages"))
+	{
+		if (jstr(st, "name") != NULL &&
+		    strcmp(jstr(st, "name"), name) == 0)
+			return st;
+	}
+	return NULL;
+}
+
+/* Members of a rollout with this status (docs/api.md), at most 1000; the
+ * number, and whether each has the prefix when one is given. */
+static unsigned members_with(const char *rollout, const char *status,
+			     const char *prefix)
+{
+	char path[192];
+	cJSON *j;
+	const cJSON *d;
+	unsigned n = 0;
+
+	snprintf(path, sizeof(path),
+		 "/api/v1/rollouts/%s/devices?status=%s&limit=1000", rollout,
+		 status);
+	j = get_json(path);
+	assert_non_null(j);
+	cJSON_ArrayForEach(d, jget(j, "devices"))
+	{
+		const char *id = jstr(d, "id");
+
+		if (prefix == NULL ||
+		    (id != NULL && strncmp(id, prefix, strlen(prefix)) == 0))
+			n++;
+	}
+	cJSON_Delete(j);
+	return n;
+}
+
+/* A member's field ("rollback", "status" ...) as the API gives it. */
+static char *member_field(const char *rollout, const char *id,
+			  const char *field)
+{
+	char path[192];
+	cJSON *j;
+	const cJSON *d;
+	char *v = NULL;
+
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s/devices?limit=1000",
+		 rollout);
+	j = get_json(path);
+	assert_non_null(j);
+	cJSON_ArrayForEach(d, jget(j, "devices"))
+	{
+		if (jstr(d, "id") != NULL && strcmp(jstr(d, "id"), id) == 0 &&
+		    jstr(d, field) != NULL)
+			v = strdup(jstr(d, field));
+	}
+	cJSON_Delete(j);
+	return v;
+}
+
+/* The first event of a kind (and device, if given); NULL if none. */
+static const struct ev *find_event(const char *kind, const char *device)
+{
+	for (size_t i = 0; i < n_evs; i++)
+		if (strcmp(evs[i].kind, kind) == 0 &&
+		    (device == NULL || strcmp(evs[i].device, device) == 0))
+			return &evs[i];
+	return NULL;
+}
+
+/* Approves a stage or lifts a hold as the operator `who` would: with
+ * fleetctl when it is given ($USER is who it records), else the API. */
+/* Approves as `who`: with the approver token of that name. */
+static void approve(const char *rollout, const char *what, const char *who)
+{
+	char raw[200];
+	const char *auth = token_of(who, "approver", raw, sizeof(raw));
+
+	if (fleetctl_bin != NULL) {
+		char out[PATH_LEN], admin[200];
+		char *text;
+
+		path_of(out, sizeof(out), "fleetctl.out");
+		snprintf(admin, sizeof(admin), "%s", getenv("FLEET_TOKEN"));
+		setenv("FLEET_TOKEN", raw, 1);
+		assert_int_equal(fleetctl(out, "approve", rollout, what), 0);
+		setenv("FLEET_TOKEN", admin, 1);
+		text = read_text(out);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "approved"));
+		free(text);
+	} else {
+		char path[160], body[160];
+
+		snprintf(path, sizeof(path), "/api/v1/rollouts/%s/approve",
+			 rollout);
+		snprintf(body, sizeof(body), "{\"name\": \"%s\"}", what);
+		assert_int_equal(http_as(auth, "POST", path, body, strlen(body),
+					 "application/json", NULL),
+				 202);
+	}
+}
+
+/* A TZif file (RFC 8536, version 1) for a zone with one fixed offset. */
+static void write_zone(const char *path, int32_t offset_s)
+{
+	unsigned char b[44 + 6 + 4];
+	uint32_t off = (uint32_t)offset_s;
+	FILE *f;
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, "TZif", 4);
+	b[39] = 1; /* one local time type */
+	b[43] = 4; /* "TST\0" */
+	b[44] = (unsigned char)(off >> 24);
+	b[45] = (unsigned char)(off >> 16);
+	b[46] = (unsigned char)(off >> 8);
+	b[47] = (unsigned char)off;
+	memcpy(b + 50, "TST", 4);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(b, 1, sizeof(b), f), sizeof(b));
+	assert_int_equal(fclose(f), 0);
+}
+
+#define WINDOW_IN_S 12 /* the window opens this long after the start */
+
+static void test_fleetd__window(void **state)
+{
+	char zdir[PATH_LEN], zone[PATH_LEN + 32], plan[2048];
+	int64_t open_at, until = 0;
+	int32_t off;
+	cJSON *j;
+	const cJSON *w, *st;
+
+	(void)state;
+	/* The devices' zone is made for the test: fleetd reads zones from
+	 * $TZDIR, so a window in device time that opens within seconds
+	 * needs no clock of fleetd's to be touched. */
+	path_of(zdir, sizeof(zdir), "zoneinfo");
+	assert_int_equal(mkdir(zdir, 0700), 0);
+	snprintf(zone, sizeof(zone), "%s/Fleet", zdir);
+	assert_int_equal(mkdir(zone, 0700), 0);
+	snprintf(zone, sizeof(zone), "%s/Fleet/Window", zdir);
+	setenv("TZDIR", zdir, 1);
+	bring_up();
+	sims[0].tz = "Fleet/Window";
+	fleet(0, "w", 4, NULL, NULL);
+	/* 03:00 in Fleet/Window is WINDOW_IN_S seconds from now. */
+	open_at = (int64_t)time(NULL) + WINDOW_IN_S;
+	off = (int32_t)(((3 * 3600 - open_at % 86400) % 86400 + 86400) % 86400);
+	write_zone(zone, off);
+	plan_text_x(plan, sizeof(plan), "windowed", "",
+		    "windows:\n"
+		    "  - from: \"03:00\"\n"
+		    "    to: \"04:00\"\n"
+		    "    tz: device\n",
+		    "  - name: canary\n"
+		    "    count: 1\n"
+		    "  - name: rest\n"
+		    "    percent: 100\n");
+	start_plan(plan);
+	/* Closed: the canary stage started, its member waits, nothing is
+	 * offered, and the rollout says what it waits for and until when. */
+	wait_event("decision.wait");
+	j = get_rollout("windowed");
+	assert_non_null(j);
+	assert_string_equal(jstr(j, "state"), "running");
+	w = jget(j, "waiting");
+	assert_non_null(jstr(w, "why"));
+	assert_string_equal(jstr(w, "why"), "window");
+	until = (int64_t)jnum(w, "until");
+	assert_int_equal(until, open_at);
+	st = stage_of(j, "canary");
+	assert_non_null(st);
+	assert_string_equal(jstr(st, "state"), "running");
+	assert_int_equal((int)jnum(jget(st, "counts"), "pending"), 1);
+	cJSON_Delete(j);
+	read_events();
+	assert_int_equal(find_event("decision.wait", NULL)->why, 2);
+	assert_true(has_event("decision.stage_started", NULL));
+	assert_false(has_event("decision.offer", NULL));
+	if ((int64_t)time(NULL) >= open_at) {
+		fprintf(stderr, "the window opened before the test looked\n");
+		fail();
+	}
+	sleep_ms(1500); /* a few ticks: still closed, still nothing */
+	read_events();
+	assert_false(has_event("decision.offer", NULL));
+	/* Open: offered from then on; the rollout completes. */
+	wait_state("windowed", "complete");
+	wait_versions("w", 4, "2.0.0");
+	check_log_whole();
+	check_one_decision_each("w", 4);
+	assert_int_equal(count_events("decision.offer", NULL), 4);
+	for (size_t i = 0; i < n_evs; i++)
+		if (strcmp(evs[i].kind, "decision.offer") == 0 &&
+		    evs[i].at < open_at) {
+			fprintf(stderr, "%s offered at %lld, window at %lld\n",
+				evs[i].device, (long long)evs[i].at,
+				(long long)open_at);
+			fail();
+		}
+}
+
+static void test_fleetd__hold(void **state)
+{
+	char plan[2048];
+	const struct ev *lift;
+	cJSON *j;
+	const cJSON *w, *a;
+	unsigned n_appr = 0;
+
+	(void)state;
+	bring_up();
+	fleet(0, "hc", 2, "ring=canary", NULL);
+	fleet(1, "hm", 4, "ring=main", NULL);
+	plan_text_x(plan, sizeof(plan), "held", "",
+		    "holds:\n"
+		    "  - name: radio-cert\n"
+		    "    match: {ring: main}\n"
+		    "    reason: Awaiting the radio certificate\n"
+		    "    until: approved\n",
+		    "  - name: canary\n"
+		    "    match: {ring: canary}\n"
+		    "  - name: rest\n"
+		    "    percent: 100\n"
+		    "    approval: required\n");
+	start_plan(plan);
+	wait_versions("hc", 2, "2.0.0");
+	/* The stage after the canary waits for its approval ... */
+	wait_event("decision.await_approval");
+	j = get_rollout("held");
+	w = jget(j, "waiting");
+	assert_string_equal(jstr(w, "why"), "approval");
+	assert_string_equal(jstr(w, "stage"), "rest");
+	cJSON_Delete(j);
+	approve("held", "rest", "carol");
+	/* ... then starts, and its members are held: nothing is offered
+	 * past the hold, and the stage does not pass without them. */
+	for (uint64_t end = now_ms() + WAIT_S * 1000u;;) {
+		const struct ev *x;
+
+		read_events();
+		x = NULL;
+		for (size_t i = 0; i < n_evs; i++)
+			if (strcmp(evs[i].kind, "decision.wait") == 0 &&
+			    evs[i].why == 1) /* FL_WHY_HOLD */
+				x = &evs[i];
+		if (x != NULL)
+			break;
+		assert_true(now_ms() < end);
+		sleep_ms(100);
+	}
+	assert_int_equal(members_with("held", "held", "hm-"), 4);
+	sleep_ms(2000); /* a few ticks */
+	j = get_rollout("held");
+	assert_string_equal(jstr(j, "state"), "running");
+	w = jget(j, "waiting");
+	assert_string_equal(jstr(w, "why"), "hold");
+	assert_string_equal(jstr(w, "hold"), "radio-cert");
+	assert_string_equal(jstr(stage_of(j, "rest"), "state"), "running");
+	cJSON_Delete(j);
+	read_events();
+	for (size_t i = 0; i < n_evs; i++)
+		if (strcmp(evs[i].kind, "decision.offer") == 0)
+			assert_true(strncmp(evs[i].device, "hm-", 3) != 0);
+	assert_int_equal(members_with("held", "held", "hm-"), 4);
+	/* Lifted by an approval: offered, installed, complete. */
+	approve("held", "radio-cert", "dave");
+	wait_state("held", "complete");
+	wait_versions("hm", 4, "2.0.0");
+	check_log_whole();
+	check_one_decision_each("hm", 4);
+	/* Both approvals are in the log with who gave them and when, and
+	 * nothing was offered to a held device before the hold's. */
+	assert_int_equal(count_events("action.approve", NULL), 2);
+	lift = NULL;
+	for (size_t i = 0; i < n_evs; i++) {
+		if (strcmp(evs[i].kind, "action.approve") != 0)
+			continue;
+		assert_true(evs[i].at > 0);
+		assert_true(strcmp(evs[i].who, "carol") == 0 ||
+			    strcmp(evs[i].who, "dave") == 0);
+		if (strcmp(evs[i].who, "dave") == 0)
+			lift = &evs[i];
+	}
+	assert_non_null(lift);
+	for (size_t i = 0; i < n_evs; i++)
+		if (strcmp(evs[i].kind, "decision.offer") == 0 &&
+		    strncmp(evs[i].device, "hm-", 3) == 0)
+			assert_true(evs[i].seq > lift->seq);
+	j = get_rollout("held");
+	cJSON_ArrayForEach(a, jget(j, "approvals"))
+	{
+		const char *name = jstr(a, "name"), *who = jstr(a, "who");
+		bool is_hold = cJSON_IsTrue(jget(a, "hold"));
+
+		assert_non_null(name);
+		assert_non_null(who);
+		assert_true(jnum(a, "at") > 0);
+		if (strcmp(name, "radio-cert") == 0) {
+			assert_true(is_hold);
+			assert_string_equal(who, "dave");
+			assert_int_equal((int64_t)jnum(a, "at"), lift->at);
+		} else {
+			assert_string_equal(name, "rest");
+			assert_false(is_hold);
+			assert_string_equal(who, "carol");
+		}
+		n_appr++;
+	}
+	assert_int_equal(n_appr, 2);
+	cJSON_Delete(j);
+}
+
+/* A canary device goes away (its process frozen: the broker publishes its
+ * Will) after committing the new version, and a later wave fails: the
+ * rollback waits for it, through a kill -9 of fleetd, until
+ * health.rollback_timeout; rolled back, fleetd killed again; the device
+ * returns, is told again, and its revert is recorded. */
+static void test_fleetd__rollback_away(void **state)
+{
+	char plan[2048];
+	const struct ev *end, *late;
+	cJSON *j;
+	char *s;
+	int64_t started;
+
+	(void)state;
+	bring_up();
+	fleet(0, "rk", 2, "ring=canary", NULL);
+	sims[1].keepalive = 5;
+	fleet(1, "rx", 1, "ring=canary", NULL);
+	fleet(2, "rm", 4, "ring=main", "2.0.0");
+	plan_text_x(plan, sizeof(plan), "rb-away", "  rollback_timeout: 30s\n",
+		    "",
+		    "  - name: canary\n"
+		    "    match: {ring: canary}\n"
+		    "  - name: wave-1\n"
+		    "    percent: 100\n");
+	start_plan(plan);
+	for (uint64_t t = now_ms() + WAIT_S * 1000u;;) {
+		read_events();
+		if (has_event("report.committed", "rx-000001"))
+			break;
+		assert_true(now_ms() < t);
+		sleep_ms(50);
+	}
+	kill(sims[1].pid, SIGSTOP);
+	/* The wave fails; everyone else reports its rollback; rx is
+	 * "rollback unreached" and the rollout still rolling back. */
+	for (uint64_t t = now_ms() + WAIT_S * 1000u;;) {
+		const cJSON *rb;
+		bool away;
+
+		j = get_rollout("rb-away");
+		rb = jget(j, "rollback");
+		away = rb != NULL && jnum(rb, "unreached") == 1 &&
+		       jnum(rb, "pending") == 1;
+		if (away) {
+			assert_string_equal(jstr(j, "state"), "rolling_back");
+			started = (int64_t)jnum(rb, "started");
+			cJSON_Delete(j);
+			break;
+		}
+		cJSON_Delete(j);
+		assert_true(now_ms() < t);
+		sleep_ms(200);
+	}
+	wait_versions("rk", 2, "1.0.0");
+	s = member_field("rb-away", "rx-000001", "rollback");
+	assert_non_null(s);
+	assert_string_equal(s, "unreached");
+	free(s);
+	/* fleetd killed while rolling back: still rolling back, waiting */
+	kill(fd_.pid, SIGKILL);
+	assert_int_equal(wait_pid(fd_.pid, 10000), -SIGKILL);
+	fd_.pid = -1;
+	fleetd_start(&fd_);
+	if ((int64_t)time(NULL) < started + 28) {
+		s = rollout_state("rb-away");
+		assert_string_equal(s, "rolling_back");
+		free(s);
+	} else {
+		fprintf(stderr, "slow machine: the deadline passed during "
+				"the restart\n");
+	}
+	/* The deadline: rolled back, rx still owing its result. */
+	wait_state("rb-away", "rolled_back");
+	read_events();
+	end = find_event("decision.rolled_back", NULL);
+	assert_non_null(end);
+	assert_int_equal(end->why, 12); /* FL_WHY_TIMEOUT */
+	assert_true(end->at >= started + 30);
+	assert_false(has_event("report.rollback_done", "rx-000001"));
+	/* killed again: a rolled back rollout with a device owing its
+	 * result is rebuilt at start */
+	kill(fd_.pid, SIGKILL);
+	assert_int_equal(wait_pid(fd_.pid, 10000), -SIGKILL);
+	fd_.pid = -1;
+	fleetd_start(&fd_);
+	/* rx returns: told again, reverts, and that is recorded */
+	kill(sims[1].pid, SIGCONT);
+	wait_versions("rx", 1, "1.0.0");
+	for (uint64_t t = now_ms() + WAIT_S * 1000u;;) {
+		read_events();
+		if (has_event("report.rollback_done", "rx-000001"))
+			break;
+		assert_true(now_ms() < t);
+		sleep_ms(200);
+	}
+	check_log_whole();
+	end = find_event("decision.rolled_back", NULL);
+	late = find_event("report.rollback_done", "rx-000001");
+	assert_true(late->seq > end->seq);
+	assert_int_equal(count_events("decision.rolled_back", NULL), 1);
+	s = member_field("rb-away", "rx-000001", "rollback");
+	assert_non_null(s);
+	assert_string_equal(s, "done");
+	free(s);
+	s = rollout_state("rb-away");
+	assert_string_equal(s, "rolled_back");
+	free(s);
+	j = get_rollout("rb-away");
+	assert_int_equal((int)jnum(jget(j, "rollback"), "unreached"), 0);
+	cJSON_Delete(j);
+	wait_versions("rm", 4, "1.0.0");
+}
+
+/* Devices away during their offer: some frozen before it reaches them
+ * (offered while fleetd still saw them online; unreached when their Wills
+ * came), some frozen in the middle of a slow download (in flight while
+ * away). Back later, each finishes its one job. */
+static void test_fleetd__away(void **state)
+{
+	(void)state;
+	bring_up();
+	fleet(0, "ok", 2, NULL, NULL);
+	sims[1].keepalive = 5;
+	fleet(1, "aw", 3, NULL, NULL);
+	sims[2].keepalive = 5;
+	sims[2].rate = 2000; /* a 20 kB image: about 10 s */
+	fleet(2, "ad", 2, NULL, NULL);
+	kill(sims[1].pid, SIGSTOP);
+	start_rollout("away", "  - name: all\n"
+			      "    percent: 100\n");
+	for (uint64_t t = now_ms() + WAIT_S * 1000u;;) {
+		read_events();
+		if (has_event("report.downloading", "ad-000001") &&
+		    has_event("report.downloading", "ad-000002"))
+			break;
+		assert_true(now_ms() < t);
+		sleep_ms(50);
+	}
+	kill(sims[2].pid, SIGSTOP);
+	read_events();
+	for (unsigned d = 1; d <= 3; d++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "aw-%06u", d);
+		assert_true(has_event("decision.offer", id));
+		assert_false(has_event("report.acked", id));
+	}
+	assert_false(has_event("report.committed", "ad-000001"));
+	assert_false(has_event("report.committed", "ad-000002"));
+	/* Their Wills: offline. The ones that never acknowledged are
+	 * unreached; the ones downloading stay in flight. */
+	for (uint64_t t = now_ms() + WAIT_S * 1000u;;) {
+		if (census("aw", NULL).online == 0 &&
+		    census("ad", NULL).online == 0)
+			break;
+		assert_true(now_ms() < t);
+		sleep_ms(200);
+	}
+	for (uint64_t t = now_ms() + WAIT_S * 1000u;;) {
+		if (members_with("away", "unreached", "aw-") == 3)
+			break;
+		assert_true(now_ms() < t);
+		sleep_ms(200);
+	}
+	assert_int_equal(members_with("away", "in_flight", "ad-"), 2);
+	sleep_ms(1500); /* a few ticks: the stage waits for them */
+	{
+		char *s = rollout_state("away");
+
+		assert_string_equal(s, "running");
+		free(s);
+	}
+	/* Back: each finishes the job it was offered. */
+	kill(sims[1].pid, SIGCONT);
+	kill(sims[2].pid, SIGCONT);
+	wait_state("away", "complete");
+	wait_versions("aw", 3, "2.0.0");
+	wait_versions("ad", 2, "2.0.0");
+	wait_versions("ok", 2, "2.0.0");
+	check_log_whole();
+	check_one_decision_each("aw", 3);
+	check_one_decision_each("ad", 2);
+	check_one_decision_each("ok", 2);
+	for (unsigned d = 1; d <= 3; d++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "aw-%06u", d);
+		assert_true(has_event("report.offline", id));
+		assert_true(find_event("report.offline", id)->seq >
+			    find_event("decision.offer", id)->seq);
+		assert_int_equal(count_events("decision.device_succeeded", id),
+				 1);
+	}
+	for (unsigned d = 1; d <= 2; d++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "ad-%06u", d);
+		assert_true(has_event("report.offline", id));
+		assert_true(find_event("report.offline", id)->seq >
+			    find_event("report.downloading", id)->seq);
+		assert_true(find_event("report.committed", id)->seq >
+			    find_event("report.offline", id)->seq);
+		assert_int_equal(count_events("decision.device_succeeded", id),
+				 1);
+	}
+}
+
+/* ---- operators: tokens, roles, four eyes, audit -------------------------
+ */
+
+/* POSTs a rollout of plan with auth; the status. */
+static long start_as(const char *auth, const char *plan)
+{
+	cJSON *req = cJSON_CreateObject();
+	char *body;
+	long st;
+
+	cJSON_AddStringToObject(req, "plan", plan);
+	cJSON_AddStringToObject(req, "artifact_sha256", sha);
+	cJSON_AddStringToObject(req, "who", "mallory"); /* not believed */
+	body = cJSON_PrintUnformatted(req);
+	st = http_as(auth, "POST", "/api/v1/rollouts", body, strlen(body),
+		     "application/json", NULL);
+	cJSON_Delete(req);
+	free(body);
+	return st;
+}
+
+/* POSTs an action (name: the stage or hold of an approve, or NULL) with
+ * auth; the status, and error.code in code when it is an error. */
+static long action_as(const char *auth, const char *rollout, const char *act,
+		      const char *name, char *code, size_t cap)
+{
+	char path[160], body[160];
+	cJSON *ans = NULL;
+	long st;
+
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s/%s", rollout, act);
+	snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name ? name : "");
+	st = http_as(auth, "POST", path, name ? body : "{}",
+		     strlen(name ? body : "{}"), "application/json", &ans);
+	if (code != NULL) {
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(ans, "error");
+
+		snprintf(code, cap, "%s",
+			 jstr(e, "code") ? jstr(e, "code") : "");
+	}
+	cJSON_Delete(ans);
+	return st;
+}
+
+static unsigned rollout_count(const char *auth)
+{
+	cJSON *j = NULL;
+	unsigned n;
+
+	assert_int_equal(
+		http_as(auth, "GET", "/api/v1/rollouts", NULL, 0, NULL, &j),
+		200);
+	n = (unsigned)cJSON_GetArraySize(
+		cJSON_GetObjectItemCaseSensitive(j, "rollouts"));
+	cJSON_Delete(j);
+	return n;
+}
+
+static void test_fleetd__auth(void **state)
+{
+	char plan[2048], code[64], raw[200];
+	const char *viewer, *oper, *qa;
+	cJSON *j;
+	unsigned n_approve = 0;
+
+	(void)state;
+	bring_up();
+	viewer = token_of("view-1", "viewer", NULL, 0);
+	oper = token_of("ops-1", "operator", NULL, 0);
+	qa = token_of("qa-1", "approver", raw, sizeof(raw));
+	fleet(0, "au", 4, NULL, NULL);
+
+	/* No token, a viewer's: refused, nothing started. */
+	plan_text_x(plan, sizeof(plan), "eyes", "",
+		    "four_eyes: true\nholds:\n  - name: review\n    until: "
+		    "approved\n",
+		    "  - name: all\n    percent: 100\n");
+	assert_int_equal(start_as(NULL, plan), 401);
+	assert_int_equal(start_as(viewer, plan), 403);
+	assert_int_equal(
+		http_as(NULL, "GET", "/api/v1/rollouts", NULL, 0, NULL, NULL),
+		401);
+	assert_int_equal(rollout_count(viewer), 0);
+
+	/* The admin starts it: the rollout records the token's name. */
+	assert_int_equal(start_as(auth_hdr, plan), 201);
+	j = get_rollout("eyes");
+	assert_non_null(j);
+	assert_string_equal(jstr(j, "started_by"), "admin");
+	cJSON_Delete(j);
+
+	/* Too weak: refused, nothing changed. */
+	assert_int_equal(
+		action_as(viewer, "eyes", "pause", NULL, code, sizeof(code)),
+		403);
+	assert_string_equal(code, "forbidden");
+	assert_int_equal(action_as(oper, "eyes", "approve", "review", code,
+				   sizeof(code)),
+			 403);
+	assert_int_equal(
+		action_as(NULL, "eyes", "cancel", NULL, code, sizeof(code)),
+		401);
+	/* Four eyes: the starter may not approve; nothing changes. */
+	assert_int_equal(action_as(auth_hdr, "eyes", "approve", "review", code,
+				   sizeof(code)),
+			 403);
+	assert_string_equal(code, "four_eyes");
+	j = get_rollout("eyes");
+	assert_false(cJSON_IsTrue(jget(j, "paused")));
+	assert_string_equal(jstr(j, "state"), "running");
+	assert_int_equal(cJSON_GetArraySize(jget(j, "approvals")), 0);
+	cJSON_Delete(j);
+	read_events();
+	assert_int_equal(count_events("action.approve", NULL), 0);
+	assert_int_equal(count_events("action.pause", NULL), 0);
+	assert_int_equal(count_events("action.cancel", NULL), 0);
+	/* A second person may. */
+	assert_int_equal(action_as(qa, "eyes", "approve", "review", NULL, 0),
+			 202);
+	assert_int_equal(action_as(oper, "eyes", "cancel", NULL, NULL, 0), 202);
+	wait_state("eyes", "cancelled");
+
+	/* Without four_eyes, who started a rollout may approve it. */
+	plan_text_x(plan, sizeof(plan), "open", "",
+		    "holds:\n  - name: review\n    until: approved\n",
+		    "  - name: all\n    percent: 100\n");
+	assert_int_equal(start_as(auth_hdr, plan), 201);
+	assert_int_equal(
+		action_as(auth_hdr, "open", "approve", "review", NULL, 0), 202);
+	assert_int_equal(action_as(oper, "open", "cancel", NULL, NULL, 0), 202);
+
+	/* The audit: every action with who (the token's name) and when. */
+	read_events();
+	for (size_t i = 0; i < n_evs; i++) {
+		if (strncmp(evs[i].kind, "action.", 7) != 0)
+			continue;
+		assert_true(evs[i].at > 0);
+		assert_null(strstr(evs[i].who, "mallory"));
+		if (strcmp(evs[i].kind, "action.approve") == 0) {
+			assert_true(strcmp(evs[i].who, "qa-1") == 0 ||
+				    strcmp(evs[i].who, "admin") == 0);
+			n_approve++;
+		} else {
+			assert_string_equal(evs[i].kind, "action.cancel");
+			assert_string_equal(evs[i].who, "ops-1");
+		}
+	}
+	assert_int_equal(n_approve, 2);
+	assert_int_equal(count_events("action.cancel", NULL), 2);
+
+	if (fleetctl_bin != NULL) {
+		char out[PATH_LEN], err[PATH_LEN], admin[200];
+		char *text;
+
+		/* fleetctl events shows who */
+		path_of(out, sizeof(out), "fleetctl.out");
+		path_of(err, sizeof(err), "fleetctl.err");
+		assert_int_equal(fleetctl(out, "events", "eyes", NULL), 0);
+		text = read_text(out);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "action.approve"));
+		assert_non_null(strstr(text, "who=qa-1"));
+		assert_non_null(strstr(text, "who=ops-1"));
+		free(text);
+		/* a too-weak token: one clear line */
+		snprintf(admin, sizeof(admin), "%s", getenv("FLEET_TOKEN"));
+		setenv("FLEET_TOKEN", raw, 1);
+		assert_int_equal(fleetctl(out, "pause", "open", NULL), 1);
+		text = read_text(err);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "forbidden: needs role operator, "
+					     "token 'qa-1' has approver"));
+		free(text);
+		setenv("FLEET_TOKEN", admin, 1);
+	}
+
+	/* A revoked token is refused from the next request. */
+	{
+		const char *argv[] = {fleetd_bin, "token",  "revoke", "qa-1",
+				      "--data",	  fd_.data, NULL};
+
+		assert_int_equal(http_as(qa, "GET", "/api/v1/status", NULL, 0,
+					 NULL, NULL),
+				 200);
+		assert_int_equal(run_status(argv, NULL), 0);
+		assert_int_equal(http_as(qa, "GET", "/api/v1/status", NULL, 0,
+					 NULL, NULL),
+				 401);
+	}
+}
+
+/* ---- device identity and the wire (docs/security.md) ----------------------
+ */
+
+/* One MQTT 5 client of the attacks, on libmosquitto's own thread. */
+struct peer {
+	struct mosquitto *m;
+	pthread_mutex_t lock;
+	int connack;	    /* -1: none yet; else the reason code */
+	unsigned n_msgs;    /* messages received */
+	unsigned n_denied;  /* PUBACKs "not authorized" */
+	unsigned n_acked;   /* PUBACKs, any reason */
+	unsigned n_offline; /* presence {"online":false} received */
+};
+
+static void on_peer_connect(struct mosquitto *m, void *obj, int rc, int flags,
+			    const mosquitto_property *props)
+{
+	struct peer *p = obj;
+
+	(void)m;
+	(void)flags;
+	(void)props;
+	pthread_mutex_lock(&p->lock);
+	if (p->connack != 0)
+		p->connack = rc;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void on_peer_message(struct mosquitto *m, void *obj,
+			    const struct mosquitto_message *msg,
+			    const mosquitto_property *props)
+{
+	struct peer *p = obj;
+	const char *t = msg->topic;
+	size_t n = strlen(t);
+
+	(void)m;
+	(void)props;
+	pthread_mutex_lock(&p->lock);
+	p->n_msgs++;
+	if (n > 9 && strcmp(t + n - 9, "/presence") == 0 &&
+	    msg->payloadlen > 0 && msg->payloadlen < 256) {
+		char body[256];
+
+		memcpy(body, msg->payload, (size_t)msg->payloadlen);
+		body[msg->payloadlen] = '\0';
+		p->n_offline += strstr(body, "\"online\":false") != NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void on_peer_publish(struct mosquitto *m, void *obj, int mid, int reason,
+			    const mosquitto_property *props)
+{
+	struct peer *p = obj;
+
+	(void)m;
+	(void)mid;
+	(void)props;
+	pthread_mutex_lock(&p->lock);
+	p->n_acked++;
+	p->n_denied += reason == MQTT_RC_NOT_AUTHORIZED;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* A certificate from fleetd's CA (data: fleetd's data folder, or another
+ * one for a foreign CA) as tmp/NAME.crt and tmp/NAME.key. */
+static void issue(const char *verb, const char *name, const char *data)
+{
+	char err[PATH_LEN];
+	const char *argv[] = {fleetd_bin, "pki",    verb, name,	     "--out",
+			      tmp,	  "--data", data, "--force", NULL};
+
+	path_of(err, sizeof(err), "pki.err");
+	assert_int_equal(run_status(argv, err), 0);
+}
+
+/* Connects as client id id with tmp/NAME.crt (NULL: no certificate),
+ * trusting ca (NULL: plain text); whether the broker accepted it (a
+ * CONNACK with success within 10 s). */
+static bool peer_open(struct peer *p, const char *id, const char *name,
+		      const char *ca)
+{
+	char crt[PATH_LEN + 32], key[PATH_LEN + 32];
+	uint64_t end = now_ms() + 10000;
+	int ack;
+
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->connack = -1;
+	p->m = mosquitto_new(id, true, p);
+	assert_non_null(p->m);
+	mosquitto_int_option(p->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_connect_v5_callback_set(p->m, on_peer_connect);
+	mosquitto_message_v5_callback_set(p->m, on_peer_message);
+	mosquitto_publish_v5_callback_set(p->m, on_peer_publish);
+	if (ca != NULL) {
+		if (name != NULL) {
+			snprintf(crt, sizeof(crt), "%s/%s.crt", tmp, name);
+			snprintf(key, sizeof(key), "%s/%s.key", tmp, name);
+		}
+		assert_int_equal(mosquitto_tls_set(p->m, ca, NULL,
+						   name ? crt : NULL,
+						   name ? key : NULL, NULL),
+				 0);
+	}
+	assert_int_equal(mosquitto_loop_start(p->m), 0);
+	(void)mosquitto_connect_async(p->m, "127.0.0.1", fd_.broker_port, 30);
+	do {
+		sleep_ms(50);
+		pthread_mutex_lock(&p->lock);
+		ack = p->connack;
+		pthread_mutex_unlock(&p->lock);
+	} while (ack != 0 && now_ms() < end);
+	return ack == 0;
+}
+
+static void peer_close(struct peer *p)
+{
+	mosquitto_disconnect(p->m);
+	mosquitto_loop_stop(p->m, true);
+	mosquitto_destroy(p->m);
+	pthread_mutex_destroy(&p->lock);
+}
+
+static unsigned peer_count(struct peer *p, const unsigned *what)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&p->lock);
+	n = *what;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+static void peer_sub(struct peer *p, const char *filter)
+{
+	assert_int_equal(mosquitto_subscribe_v5(p->m, NULL, filter, 1, 0, NULL),
+			 0);
+}
+
+static void peer_pub(struct peer *p, const char *topic, const char *payload,
+		     bool is_retained)
+{
+	assert_int_equal(mosquitto_publish_v5(p->m, NULL, topic,
+					      (int)strlen(payload), payload, 1,
+					      is_retained, NULL),
+			 0);
+}
+
+static long device_status(const char *id)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/devices/%s", id);
+	return http("GET", path, NULL, 0, NULL, NULL);
+}
+
+#define REPORTED                                                               \
+	"{\"model\":\"" MODEL "\",\"boot\":1,\"agent\":\"0.1.0\","             \
+	"\"components\":[{\"name\":\"firmware\",\"version\":\"1.0.0\"}],"      \
+	"\"slots\":[{\"state\":\"confirmed\",\"version\":\"1.0.0\","           \
+	"\"seq\":1},{\"state\":\"empty\"}],\"floor\":1}"
+
+static void test_fleetd__security(void **state)
+{
+	struct peer obs, evil, victim, x;
+	char other[PATH_LEN], out[PATH_LEN];
+	uint64_t end;
+	char *text;
+
+	(void)state;
+	mosquitto_lib_init();
+	bring_up();
+	assert_true(strncmp(fd_.api, "https://", 8) == 0);
+	assert_true(metric("fleet_insecure") == 0);
+	text = read_text(fd_.log);
+	assert_non_null(strstr(text, "(TLS, client certificates of the fleet "
+				     "CA, ACL)"));
+	assert_null(strstr(text, "--insecure"));
+	free(text);
+
+	/* Who may connect: a certificate of fleetd's CA, nothing else. */
+	issue("device", "evil-1", fd_.data);
+	issue("client", "observer@fleet", fd_.data);
+	path_of(other, sizeof(other), "other");
+	{
+		const char *argv[] = {fleetd_bin, "pki", "init",
+				      "--data",	  other, NULL};
+
+		path_of(out, sizeof(out), "pki.err");
+		assert_int_equal(run_status(argv, out), 0);
+	}
+	issue("device", "stranger-1", other);
+	assert_false(peer_open(&x, "nocert-1", NULL, fd_.ca));
+	peer_close(&x);
+	assert_false(peer_open(&x, "stranger-1", "stranger-1", fd_.ca));
+	peer_close(&x);
+	assert_false(peer_open(&x, "plain-1", NULL, NULL));
+	peer_close(&x);
+	/* A client that does not know the fleet CA refuses the broker. */
+	{
+		char ca2[PATH_LEN + 32];
+
+		snprintf(ca2, sizeof(ca2), "%s/pki/ca.crt", other);
+		assert_false(peer_open(&x, "evil-1", "evil-1", ca2));
+		peer_close(&x);
+	}
+
+	/* Two real devices, and an observer that sees every device topic. */
+	fleet(0, "sec", 2, NULL, NULL);
+	assert_true(peer_open(&obs, "observer", "observer@fleet", fd_.ca));
+	peer_sub(&obs, "fleet/v1/dev/+/cmd");
+	peer_sub(&obs, "fleet/v1/dev/sec-000001/presence");
+	peer_sub(&obs, "fleet/v1/dev/ghost-1/#");
+
+	/* A device with its own certificate asks for another's client id:
+	 * the broker gives it its own (its CN), the other stays connected. */
+	assert_true(peer_open(&evil, "sec-000001", "evil-1", fd_.ca));
+	peer_sub(&evil, "fleet/v1/dev/sec-000001/cmd");
+	peer_sub(&evil, "fleet/v1/dev/+/cmd");
+	peer_sub(&evil, "#");
+	sleep_ms(1000); /* SUBACKs, and a kicked device would show */
+	assert_int_equal(peer_count(&obs, &obs.n_offline), 0);
+
+	/* Publishing as another device: refused, never delivered. */
+	peer_pub(&evil, "fleet/v1/dev/ghost-1/reported", REPORTED, true);
+	peer_pub(&evil, "fleet/v1/dev/ghost-1/presence",
+		 "{\"online\":true,\"boot\":1,\"conn\":1}", true);
+	peer_pub(&evil, "fleet/v1/dev/sec-000001/presence",
+		 "{\"online\":false,\"boot\":9,\"conn\":9}", true);
+	/* ... while its own topics work (the same connection, after). */
+	peer_pub(&evil, "fleet/v1/dev/evil-1/reported", REPORTED, true);
+	end = now_ms() + WAIT_S * 1000u;
+	while (device_status("evil-1") != 200) {
+		assert_true(now_ms() < end);
+		sleep_ms(100);
+	}
+	assert_int_equal(device_status("ghost-1"), 404);
+	assert_int_equal(peer_count(&evil, &evil.n_acked), 4);
+	assert_int_equal(peer_count(&evil, &evil.n_denied), 3);
+	{
+		cJSON *d = get_json("/api/v1/devices/sec-000001");
+
+		assert_non_null(d);
+		assert_true(cJSON_IsTrue(
+			cJSON_GetObjectItemCaseSensitive(d, "online")));
+		cJSON_Delete(d);
+	}
+	/* No subscriber saw the forgeries (observer@fleet reads it all). */
+	assert_int_equal(peer_count(&obs, &obs.n_offline), 0);
+
+	/* Reading another's commands: fleetd offers 2.0.0 to both devices;
+	 * the observer sees the offers, the other device nothing at all
+	 * (its own cmd topic has none). Over HTTPS the devices download. */
+	start_rollout("sec", "  - name: all\n    percent: 100\n");
+	end = now_ms() + WAIT_S * 1000u;
+	while (peer_count(&obs, &obs.n_msgs) < 2) {
+		assert_true(now_ms() < end);
+		sleep_ms(100);
+	}
+	wait_state("sec", "complete");
+	wait_versions("sec", 2, "2.0.0");
+	assert_int_equal(peer_count(&evil, &evil.n_msgs), 0);
+
+	/* The device's own cmd topic is its own: a valid device reading it
+	 * gets nothing another was sent. */
+	issue("device", "sec-000009", fd_.data);
+	assert_true(peer_open(&victim, "sec-000009", "sec-000009", fd_.ca));
+	peer_sub(&victim, "fleet/v1/dev/sec-000001/cmd");
+	peer_sub(&victim, "fleet/v1/dev/sec-000009/cmd");
+	sleep_ms(500);
+	assert_int_equal(peer_count(&victim, &victim.n_msgs), 0);
+	peer_close(&victim);
+	peer_close(&evil);
+	peer_close(&obs);
+
+	/* HTTPS: with the CA it answers (above); without it, or with
+	 * another CA, the client refuses fleetd. */
+	{
+		char ca[sizeof(fd_.ca)];
+		char ca2[PATH_LEN + 32], err[PATH_LEN];
+
+		memcpy(ca, fd_.ca, sizeof(ca));
+		fd_.ca[0] = '\0'; /* the system's CAs */
+		assert_int_equal(
+			http("GET", "/api/v1/status", NULL, 0, NULL, NULL), 0);
+		snprintf(fd_.ca, sizeof(fd_.ca), "%s/pki/ca.crt", other);
+		assert_int_equal(
+			http("GET", "/api/v1/status", NULL, 0, NULL, NULL), 0);
+		memcpy(fd_.ca, ca, sizeof(ca));
+		assert_int_equal(
+			http("GET", "/api/v1/status", NULL, 0, NULL, NULL),
+			200);
+		if (fleetctl_bin != NULL) {
+			snprintf(ca2, sizeof(ca2), "%s/pki/ca.crt", other);
+			assert_int_equal(setenv("FLEET_CA", ca2, 1), 0);
+			path_of(out, sizeof(out), "fleetctl.out");
+			assert_int_equal(fleetctl(out, "devices", NULL, NULL),
+					 1);
+			path_of(err, sizeof(err), "fleetctl.err");
+			text = read_text(err);
+			assert_non_null(strstr(text, "cannot trust fleetd"));
+			free(text);
+			assert_int_equal(setenv("FLEET_CA", fd_.ca, 1), 0);
+			assert_int_equal(fleetctl(out, "devices", NULL, NULL),
+					 0);
+		}
+	}
+	mosquitto_lib_cleanup();
+}
+
+/* --insecure: plain text, said at start and in /metrics; TLS gone. */
+static void test_fleetd__insecure(void **state)
+{
+	struct peer p;
+	char *text;
+
+	(void)state;
+	mosquitto_lib_init();
+	bring_up_with("insecure: true\n");
+	assert_true(strncmp(fd_.api, "http://", 7) == 0);
+	assert_true(metric("fleet_insecure") == 1);
+	text = read_text(fd_.log);
+	assert_non_null(strstr(text, "warning: --insecure: MQTT and HTTP are "
+				     "plain text"));
+	free(text);
+	assert_true(peer_open(&p, "anyone", NULL, NULL));
+	peer_close(&p);
+	fleet(0, "ins", 2, NULL, NULL);
+	start_rollout("ins", "  - name: all\n    percent: 100\n");
+	wait_state("ins", "complete");
+	mosquitto_lib_cleanup();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1456,6 +2824,21 @@ int main(int argc, char **argv)
 							   setup, teardown)},
 		{"offline", cmocka_unit_test_setup_teardown(
 				    test_fleetd__offline, setup, teardown)},
+		{"window", cmocka_unit_test_setup_teardown(test_fleetd__window,
+							   setup, teardown)},
+		{"hold", cmocka_unit_test_setup_teardown(test_fleetd__hold,
+							 setup, teardown)},
+		{"rollback_away",
+		 cmocka_unit_test_setup_teardown(test_fleetd__rollback_away,
+						 setup, teardown)},
+		{"away", cmocka_unit_test_setup_teardown(test_fleetd__away,
+							 setup, teardown)},
+		{"auth", cmocka_unit_test_setup_teardown(test_fleetd__auth,
+							 setup, teardown)},
+		{"security", cmocka_unit_test_setup_teardown(
+				     test_fleetd__security, setup, teardown)},
+		{"insecure", cmocka_unit_test_setup_teardown(
+				     test_fleetd__insecure, setup, teardown)},
 	};
 
 	if (argc != 5 && argc != 6) {

@@ -41,6 +41,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "auth.h"
 #include "fake_runner.h"
 #include "fl/err.h"
 #include "http.h"
@@ -74,7 +75,22 @@ struct fx {
 	struct fl_runner *runner;
 	struct fl_http *h;
 	uint16_t port;
+	/* "Authorization: Bearer ..." of the admin token fx_new makes, which
+	 * every call sends unless it says otherwise (call->auth) */
+	char auth[FL_TOKEN_TEXT_MAX + 32];
 };
+
+/* Makes a token of role in the fixture's store; its header in out. */
+static void fx_token(struct fx *f, const char *name, int role, char *out,
+		     size_t cap)
+{
+	char text[FL_TOKEN_TEXT_MAX];
+
+	assert_int_equal(fl_token_create(&f->st, name, role, 1795436000, text,
+					 sizeof(text)),
+			 0);
+	snprintf(out, cap, "Authorization: Bearer %s", text);
+}
 
 static int rm_one(const char *path, const struct stat *st, int flag,
 		  struct FTW *ftw)
@@ -97,6 +113,7 @@ static struct fx *fx_new(void)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(db, sizeof(db), "%s/fleet.db", f->dir);
 	assert_int_equal(fl_store_open_sqlite(&f->st, db, NULL), 0);
+	fx_token(f, "test-admin", FL_ROLE_ADMIN, f->auth, sizeof(f->auth));
 	assert_int_equal(fl_loop_new(&f->loop), 0);
 	assert_int_equal(fl_signer_open(&f->signer, f->dir, NULL), 0);
 	assert_int_equal(fake_runner_new(&f->runner, &f->st), 0);
@@ -138,6 +155,7 @@ struct call {
 	size_t body_len;
 	bool has_body, is_chunked;
 	const char *hdr[4];
+	const char *auth; /* the Authorization header; NULL: none */
 	/* results */
 	CURLcode cc;
 	long status;
@@ -229,6 +247,8 @@ static void *client_main(void *arg)
 	}
 	for (int i = 0; i < 4 && c->hdr[i] != NULL; i++)
 		hl = curl_slist_append(hl, c->hdr[i]);
+	if (c->auth != NULL)
+		hl = curl_slist_append(hl, c->auth);
 	if (hl != NULL)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
 	c->cc = curl_easy_perform(e);
@@ -251,6 +271,7 @@ static struct call *call_new(struct fx *f, const char *method, const char *path,
 	c->body = body;
 	c->body_len = len;
 	c->has_body = body != NULL;
+	c->auth = f->auth;
 	atomic_init(&c->done, 0);
 	return c;
 }
@@ -296,6 +317,21 @@ static struct call *req(struct fx *f, const char *method, const char *path,
 {
 	return req_h(f, method, path, body, body ? strlen(body) : 0, NULL,
 		     NULL);
+}
+
+/* One whole request with this Authorization header (NULL: none). */
+static struct call *req_as(struct fx *f, const char *auth, const char *method,
+			   const char *path, const char *body)
+{
+	struct call *c =
+		call_new(f, method, path, body, body ? strlen(body) : 0);
+
+	c->auth = auth;
+	call_start(c);
+	pump_until_done(f, c);
+	if (c->cc != CURLE_OK)
+		fail_msg("%s %s: %s", method, path, curl_easy_strerror(c->cc));
+	return c;
 }
 
 static cJSON *json_of(struct call *c)
@@ -1014,6 +1050,7 @@ static void test_http__devices_paging_filters_labels(void **state)
 	assert_string_equal(get(j, "version")->valuestring, "0.4.0");
 	assert_int_equal(strlen(get(get(j, "signing"), "pubkey")->valuestring),
 			 130);
+	assert_true(cJSON_IsNumber(get(get(j, "events"), "last")));
 	cJSON_Delete(j);
 	call_free(c);
 	fx_free(f);
@@ -1067,7 +1104,8 @@ static void test_http__rollouts_through_the_runner(void **state)
 	assert_string_equal(get(j, "artifact_sha256")->valuestring, sha);
 	assert_string_equal(get(j, "state")->valuestring, "running");
 	assert_true(cJSON_IsFalse(get(j, "paused")));
-	assert_string_equal(get(j, "started_by")->valuestring, "alice");
+	/* the token's name, not the body's "who" */
+	assert_string_equal(get(j, "started_by")->valuestring, "test-admin");
 	assert_string_equal(get(j, "stage")->valuestring, "canary");
 	assert_int_equal(get(j, "members")->valuedouble, 3);
 	assert_true(cJSON_IsNull(get(j, "waiting")));
@@ -1088,6 +1126,13 @@ static void test_http__rollouts_through_the_runner(void **state)
 	assert_int_equal(get(get(st, "gate"), "min_devices")->valuedouble, 10);
 	assert_int_equal(get(get(st, "gate"), "soak_s")->valuedouble, 1800);
 	assert_true(cJSON_IsNull(get(st, "approval")));
+	/* The split: each member once, by what it is doing now. */
+	assert_int_equal(get(get(st, "split"), "succeeded")->valuedouble, 1);
+	assert_int_equal(get(get(st, "split"), "downloading")->valuedouble, 1);
+	assert_int_equal(get(get(st, "split"), "installing")->valuedouble, 1);
+	assert_int_equal(get(get(st, "split"), "offered")->valuedouble, 0);
+	assert_int_equal(get(get(st, "split"), "rolled_back")->valuedouble, 0);
+	assert_int_equal(get(get(st, "split"), "waiting")->valuedouble, 0);
 	st = cJSON_GetArrayItem(get(j, "stages"), 1);
 	assert_string_equal(get(st, "state")->valuestring, "pending");
 	assert_true(cJSON_IsFalse(get(get(st, "approval"), "approved")));
@@ -1195,7 +1240,7 @@ static void test_http__rollouts_through_the_runner(void **state)
 	st = cJSON_GetArrayItem(get(get(j, "rollout"), "stages"), 1);
 	assert_true(cJSON_IsTrue(get(get(st, "approval"), "approved")));
 	assert_string_equal(get(get(st, "approval"), "who")->valuestring,
-			    "carol");
+			    "test-admin");
 	list = get(get(j, "rollout"), "approvals");
 	assert_int_equal(cJSON_GetArraySize(list), 1);
 	cJSON_Delete(j);
@@ -1330,7 +1375,8 @@ static void test_http__events_long_poll(void **state)
 	j = json_of(c);
 	ev = cJSON_GetArrayItem(get(j, "events"), 0);
 	assert_string_equal(get(ev, "kind")->valuestring, "action.pause");
-	assert_string_equal(get(get(ev, "detail"), "who")->valuestring, "bob");
+	assert_string_equal(get(get(ev, "detail"), "who")->valuestring,
+			    "test-admin");
 	cJSON_Delete(j);
 	call_free(c);
 
@@ -1493,6 +1539,158 @@ static void test_http__metrics_are_prometheus_text(void **state)
 /* ---- a failing store ------------------------------------------------------
  */
 
+/* ---- tokens and roles ----------------------------------------------------
+ */
+
+/* status and error.code of a request made with auth; the message must
+ * contain msg when given. */
+static void expect_as(struct fx *f, const char *auth, const char *method,
+		      const char *path, const char *body, long status,
+		      const char *code, const char *msg)
+{
+	struct call *c = req_as(f, auth, method, path, body);
+
+	if (code != NULL)
+		expect_error(c, status, code);
+	else
+		expect(c, status);
+	if (msg != NULL && (c->resp == NULL || strstr(c->resp, msg) == NULL))
+		fail_msg("%s %s: '%s' not in %s", method, path, msg,
+			 c->resp ? c->resp : "(nothing)");
+	call_free(c);
+}
+
+static void test_http__tokens_and_roles(void **state)
+{
+	static const char R[] = "/api/v1/rollouts/thermo-2.4.0";
+	char viewer[200], oper[200], approver[200], bad[200], sha[65];
+	char path[256];
+	struct fx *f = fx_new();
+	unsigned calls;
+	struct call *c;
+	cJSON *j, *list, *e;
+	bool seen = false;
+
+	(void)state;
+	fx_token(f, "view-1", FL_ROLE_VIEWER, viewer, sizeof(viewer));
+	fx_token(f, "ops-1", FL_ROLE_OPERATOR, oper, sizeof(oper));
+	fx_token(f, "qa-1", FL_ROLE_APPROVER, approver, sizeof(approver));
+	start_rollout(f, sha);
+	calls = fake_runner_calls(f->runner);
+
+	/* no token, or one fleetd did not make: 401, nothing done */
+	expect_as(f, NULL, "GET", "/api/v1/status", NULL, 401, "unauthorized",
+		  "no token");
+	expect_as(f, NULL, "GET", "/metrics", NULL, 401, "unauthorized", NULL);
+	expect_as(f, NULL, "POST", "/api/v1/rollouts/thermo-2.4.0/pause", "{}",
+		  401, "unauthorized", NULL);
+	expect_as(f, "Authorization: Basic dXNlcjpwYXNz", "GET",
+		  "/api/v1/status", NULL, 401, "unauthorized", "Bearer");
+	expect_as(f, "Authorization: Bearer nope", "GET", "/api/v1/status",
+		  NULL, 401, "unauthorized", "not a fleetd token");
+	/* the right name with another secret */
+	snprintf(bad, sizeof(bad), "%s", oper);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+	expect_as(f, bad, "POST", "/api/v1/rollouts/thermo-2.4.0/pause", "{}",
+		  401, "unauthorized", "unknown token");
+	snprintf(bad, sizeof(bad), "Authorization: Bearer flt_ghost_%064d", 0);
+	expect_as(f, bad, "GET", "/api/v1/status", NULL, 401, "unauthorized",
+		  "unknown token");
+	assert_int_equal(fake_runner_calls(f->runner), calls);
+
+	/* viewer: reads everything, changes nothing */
+	expect_as(f, viewer, "GET", "/api/v1/status", NULL, 200, NULL, NULL);
+	expect_as(f, viewer, "GET", R, NULL, 200, NULL, NULL);
+	expect_as(f, viewer, "GET", "/api/v1/events", NULL, 200, NULL, NULL);
+	expect_as(f, viewer, "GET", "/metrics", NULL, 200, NULL, NULL);
+	expect_as(f, viewer, "HEAD", "/api/v1/devices", NULL, 200, NULL, NULL);
+	expect_as(f, viewer, "POST", "/api/v1/rollouts/thermo-2.4.0/pause",
+		  "{}", 403, "forbidden",
+		  "needs role operator, token 'view-1' has viewer");
+	expect_as(f, viewer, "POST", "/api/v1/rollouts/thermo-2.4.0/approve",
+		  "{\"name\": \"rest\"}", 403, "forbidden",
+		  "needs role approver, token 'view-1' has viewer");
+	expect_as(f, viewer, "POST", "/api/v1/rollouts/thermo-2.4.0/rollback",
+		  "{}", 403, "forbidden", "needs role operator");
+	expect_as(f, viewer, "POST", "/api/v1/rollouts", "{}", 403, "forbidden",
+		  NULL);
+	expect_as(f, viewer, "POST", "/api/v1/devices/d1/labels",
+		  "{\"set\": {\"a\": \"b\"}}", 403, "forbidden", NULL);
+	snprintf(path, sizeof(path), "/api/v1/artifacts/%064d", 7);
+	expect_as(f, viewer, "PUT", path, "image", 403, "forbidden", NULL);
+	expect_as(f, viewer, "GET", "/api/v1/tokens", NULL, 403, "forbidden",
+		  "needs role admin");
+	assert_int_equal(fake_runner_calls(f->runner), calls);
+	c = req_as(f, viewer, "POST", "/api/v1/rollouts/thermo-2.4.0/cancel",
+		   "{}");
+	j = json_of(c);
+	e = cJSON_GetObjectItemCaseSensitive(j, "error");
+	assert_string_equal(get(e, "needs")->valuestring, "operator");
+	assert_string_equal(get(e, "role")->valuestring, "viewer");
+	assert_string_equal(get(e, "token")->valuestring, "view-1");
+	cJSON_Delete(j);
+	call_free(c);
+	assert_int_equal(fake_runner_calls(f->runner), calls);
+
+	/* operator and approver: separate duties */
+	expect_as(f, approver, "POST", "/api/v1/rollouts/thermo-2.4.0/pause",
+		  "{}", 403, "forbidden", "needs role operator");
+	expect_as(f, oper, "POST", "/api/v1/rollouts/thermo-2.4.0/approve",
+		  "{\"name\": \"rest\"}", 403, "forbidden",
+		  "needs role approver, token 'ops-1' has operator");
+	assert_int_equal(fake_runner_calls(f->runner), calls);
+	/* the body's who is not believed: the token's name is recorded */
+	expect_as(f, oper, "POST", "/api/v1/rollouts/thermo-2.4.0/pause",
+		  "{\"who\": \"mallory\"}", 202, NULL, NULL);
+	expect_as(f, approver, "POST", "/api/v1/rollouts/thermo-2.4.0/approve",
+		  "{\"name\": \"rest\"}", 202, NULL, NULL);
+	assert_int_equal(fake_runner_calls(f->runner), calls + 2);
+	c = req_as(f, viewer, "GET", "/api/v1/events?rollout=thermo-2.4.0",
+		   NULL);
+	expect(c, 200);
+	assert_null(strstr(c->resp, "mallory"));
+	assert_non_null(strstr(c->resp, "\"who\":\"ops-1\""));
+	assert_non_null(strstr(c->resp, "\"who\":\"qa-1\""));
+	call_free(c);
+	c = req_as(f, viewer, "GET", R, NULL);
+	expect(c, 200);
+	assert_non_null(strstr(c->resp, "\"started_by\":\"test-admin\""));
+	call_free(c);
+
+	/* the admin's token list: names, roles, times, never a secret */
+	c = req(f, "GET", "/api/v1/tokens", NULL);
+	expect(c, 200);
+	assert_null(strstr(c->resp, "hash"));
+	j = json_of(c);
+	list = cJSON_GetObjectItemCaseSensitive(j, "tokens");
+	assert_int_equal(cJSON_GetArraySize(list), 4);
+	cJSON_ArrayForEach(e, list)
+	{
+		if (strcmp(get(e, "name")->valuestring, "view-1") == 0) {
+			assert_string_equal(get(e, "role")->valuestring,
+					    "viewer");
+			assert_true(cJSON_IsNull(get(e, "revoked")));
+			seen = true;
+		}
+	}
+	assert_true(seen);
+	cJSON_Delete(j);
+	call_free(c);
+
+	/* a revoked token is refused from the next request */
+	assert_int_equal(fl_store_token_revoke(&f->st, "ops-1", 1795436100), 0);
+	expect_as(f, oper, "POST", "/api/v1/rollouts/thermo-2.4.0/resume", "{}",
+		  401, "unauthorized", "token 'ops-1' was revoked");
+	expect_as(f, oper, "GET", "/api/v1/status", NULL, 401, "unauthorized",
+		  NULL);
+	assert_int_equal(fake_runner_calls(f->runner), calls + 2);
+
+	/* devices download images without a token (manifests are signed) */
+	snprintf(path, sizeof(path), "/artifacts/%s", sha);
+	expect_as(f, NULL, "GET", path, NULL, 200, NULL, NULL);
+	fx_free(f);
+}
+
 static void test_http__store_failure_is_500(void **state)
 {
 	static uint8_t img[8192];
@@ -1590,6 +1788,7 @@ int main(void)
 		cmocka_unit_test(test_http__rollouts_through_the_runner),
 		cmocka_unit_test(test_http__events_long_poll),
 		cmocka_unit_test(test_http__metrics_are_prometheus_text),
+		cmocka_unit_test(test_http__tokens_and_roles),
 		cmocka_unit_test(test_http__store_failure_is_500),
 		cmocka_unit_test(test_http__serves_with_descriptors_past_1023),
 	};

@@ -4,7 +4,7 @@
  * request, so that a test can run the real fleetctl against it and check
  * both what fleetctl printed and what it sent.
  *
- *   fake_api_server --routes FILE [--log FILE] [--port N]
+ *   fake_api_server --routes FILE [--log FILE] [--port N] [--token T]
  *
  * The routes file has one route a line, `METHOD PATH STATUS BODY`, and
  * `#` comments. PATH is matched against the request's path; a PATH with a
@@ -18,6 +18,9 @@
  * --log appends one line per request: `METHOD URI` and, for a POST, its
  * body as compact JSON (or `bytes=N` if it is not JSON), for a PUT
  * `bytes=N sha256=HEX`. Bodies over 8 MiB get a 413.
+ *
+ * --token T: a request without `Authorization: Bearer T` is answered 401
+ * unauthorized, as fleetd answers it, and is not logged.
  *
  * It listens on 127.0.0.1 (port 0: any free one), prints "port N" on
  * stdout once it listens, and stops at SIGTERM or SIGINT. One thread
@@ -57,6 +60,7 @@ struct route {
 static struct route routes[MAX_ROUTES];
 static unsigned nroutes;
 static FILE *log_file;
+static const char *want_token; /* --token: NULL none */
 
 /* One request: its URI as sent, and its body. */
 struct req {
@@ -287,6 +291,22 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
 		    EVP_DigestInit_ex(q->md, EVP_sha256(), NULL) != 1)
 			return MHD_NO;
 	}
+	if (want_token != NULL) {
+		const char *h = MHD_lookup_connection_value(
+			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+		int n;
+
+		if (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
+		    strcmp(h + 7, want_token) != 0) {
+			n = snprintf(msg, sizeof(msg),
+				     "{\"error\": {\"code\": "
+				     "\"unauthorized\", \"message\": \"%s\"}}",
+				     h == NULL ? "no token: send "
+						 "'Authorization: Bearer TOKEN'"
+					       : "unknown token");
+			return respond(c, 401, msg, (size_t)n);
+		}
+	}
 	log_request(method, q);
 	if (q->is_too_big) {
 		static const char big[] = "{\"error\": {\"code\": "
@@ -357,12 +377,14 @@ int main(int argc, char **argv)
 			log_path = argv[i + 1];
 		else if (strcmp(argv[i], "--port") == 0)
 			port = strtoul(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--token") == 0)
+			want_token = argv[i + 1];
 		else
 			routes_path = NULL, i = argc;
 	}
 	if (routes_path == NULL || port > 65535 || argc % 2 == 0) {
 		fprintf(stderr, "usage: fake_api_server --routes FILE "
-				"[--log FILE] [--port N]\n");
+				"[--log FILE] [--port N] [--token T]\n");
 		return 2;
 	}
 	if (load_routes(routes_path) != 0)

@@ -29,8 +29,9 @@ static void test_api__base_url(void **state)
 	struct fl_api_diag d;
 
 	(void)state;
-	assert_string_equal(fl_api_base_url(NULL), "http://127.0.0.1:8780");
-	assert_string_equal(fl_api_base_url(""), "http://127.0.0.1:8780");
+	/* fleetd speaks HTTPS unless started with --insecure */
+	assert_string_equal(fl_api_base_url(NULL), "https://127.0.0.1:8780");
+	assert_string_equal(fl_api_base_url(""), "https://127.0.0.1:8780");
 	assert_string_equal(fl_api_base_url("http://h:1"), "http://h:1");
 	assert_int_equal(fl_api_open(&api, "http://fleetd.example:8780//", &d),
 			 0);

@@ -161,9 +161,9 @@ static void test_config__keys_refused_where_they_are(void **state)
 static void test_config__values_refused(void **state)
 {
 	(void)state;
-	expect_error("broker: mqtts://h:8883\n", "1:9",
-		     "`broker`: `mqtts://h:8883`: write embedded or "
-		     "mqtt://HOST[:PORT] (TLS is not supported yet)");
+	expect_error("broker: mqtts//h:8883\n", "1:9",
+		     "`broker`: `mqtts//h:8883`: write embedded, "
+		     "mqtts://HOST[:PORT] or mqtt://HOST[:PORT]");
 	expect_error("broker: tcp://h\n", "1:9", "`broker`: `tcp://h`");
 	expect_error("broker_port: 0\n", "1:14", "`broker_port`: `0`: 1 to");
 	expect_error("broker_port: 70000\n", "1:14", "`broker_port`");
@@ -236,6 +236,7 @@ static void test_config__value_forms(void **state)
 	int level = -1;
 	char host[64];
 	uint16_t port = 0;
+	bool is_tls = false;
 
 	(void)state;
 	assert_int_equal(fld_parse_duration("90s", &s), 0);
@@ -304,6 +305,28 @@ static void test_config__value_forms(void **state)
 		FL_EINVAL);
 	assert_int_equal(fld_parse_broker_url("mqtt://abcdef", host, 4, &port),
 			 FL_EINVAL);
+	/* TLS: mqtts://, 8883 by default; the plain-only parser refuses it. */
+	assert_int_equal(fld_parse_broker("mqtts://b", host, sizeof(host),
+					  &port, &is_tls),
+			 0);
+	assert_true(is_tls);
+	assert_string_equal(host, "b");
+	assert_int_equal(port, 8883);
+	assert_int_equal(fld_parse_broker("mqtts://[::1]:1884", host,
+					  sizeof(host), &port, &is_tls),
+			 0);
+	assert_true(is_tls);
+	assert_int_equal(port, 1884);
+	assert_int_equal(fld_parse_broker("mqtt://b", host, sizeof(host), &port,
+					  &is_tls),
+			 0);
+	assert_false(is_tls);
+	assert_int_equal(fld_parse_broker("mqtts:/b", host, sizeof(host), &port,
+					  &is_tls),
+			 FL_EINVAL);
+	assert_int_equal(
+		fld_parse_broker_url("mqtts://b", host, sizeof(host), &port),
+		FL_EINVAL);
 }
 
 int main(void)

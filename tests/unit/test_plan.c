@@ -287,6 +287,7 @@ static void test_plan__complete_example_fills_every_field(void **state)
 	assert_true(p->health.metrics[1].has_min);
 	assert_true(p->health.metrics[1].min == 20.0);
 	assert_int_equal(p->health.on_failure, FL_ON_FAILURE_ROLLBACK);
+	assert_int_equal(p->health.rollback_timeout_s, 30 * 60);
 	assert_int_equal(p->nwindows, 1);
 	assert_int_equal(p->windows[0].days_mask, 0x1f);
 	assert_int_equal(p->windows[0].from_min, 120);
@@ -319,7 +320,7 @@ static void test_plan__complete_example_fills_every_field(void **state)
 	assert_true(p->stages[3].has_rate);
 	assert_int_equal(p->stages[3].rate_count, 200);
 	assert_int_equal(p->stages[3].rate_period_s, 60);
-	assert_int_equal(p->stages[3].pos.line, 55);
+	assert_int_equal(p->stages[3].pos.line, 56);
 	assert_int_equal(p->stages[3].pos.col, 5);
 	fl_plan_free(p);
 }
@@ -340,6 +341,9 @@ static void test_plan__minimal_plan_gets_the_defaults(void **state)
 	assert_int_equal(p->health.on_failure, FL_ON_FAILURE_ROLLBACK);
 	assert_int_equal(p->health.timeout_s, 0);
 	assert_int_equal(p->health.soak_s, 0);
+	assert_int_equal(p->health.rollback_timeout_s,
+			 FL_PLAN_ROLLBACK_TIMEOUT_DEFAULT_S);
+	assert_int_equal(FL_PLAN_ROLLBACK_TIMEOUT_DEFAULT_S, 3600);
 	assert_false(p->health.has_max_failure_rate);
 	assert_int_equal(p->health.max_failure_rate_ppm, 0);
 	assert_false(p->health.has_max_failures);
@@ -351,6 +355,27 @@ static void test_plan__minimal_plan_gets_the_defaults(void **state)
 	assert_false(p->stages[0].has_soak || p->stages[0].has_rate ||
 		     p->stages[0].approval_required);
 	result_free(r);
+}
+
+static void test_plan__rollback_timeout_is_a_duration_0s_allowed(void **state)
+{
+	struct result *r = expect_valid(HEAD "health:\n"
+					     "  rollback_timeout: 0s\n"
+					     "stages:\n  - percent: 100\n");
+
+	(void)state;
+	assert_int_equal(r->plan->health.rollback_timeout_s, 0);
+	result_free(r);
+	r = expect_valid(HEAD "health:\n"
+			      "  rollback_timeout: 2d\n"
+			      "stages:\n  - percent: 100\n");
+	assert_int_equal(r->plan->health.rollback_timeout_s, 2 * 86400);
+	result_free(r);
+	expect_error(HEAD "health:\n"
+			  "  rollback_timeout: 10min\n"
+			  "stages:\n  - percent: 100\n",
+		     7, 21,
+		     "`rollback_timeout`: `10min`: write minutes as m (10m)");
 }
 
 static void test_plan__unnamed_stages_are_named_by_position(void **state)
@@ -454,6 +479,40 @@ static void test_plan__holds_bound_in_time_or_by_approval(void **state)
 	assert_true(h[3].has_from && h[3].until_approved);
 	assert_null(h[0].reason);
 	result_free(r);
+}
+
+static void test_plan__four_eyes_is_a_boolean_about_approvals(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = expect_valid(HEAD "four_eyes: true\n"
+			      "holds:\n  - {name: h, until: approved}\n" ALL);
+	assert_true(r->plan->is_four_eyes);
+	result_free(r);
+	r = expect_valid(HEAD "four_eyes: true\n"
+			      "stages:\n  - {name: a, percent: 100, "
+			      "approval: required}\n");
+	assert_true(r->plan->is_four_eyes);
+	result_free(r);
+	r = expect_valid(HEAD "four_eyes: false\n" ALL);
+	assert_false(r->plan->is_four_eyes);
+	result_free(r);
+	r = expect_valid(HEAD ALL);
+	assert_false(r->plan->is_four_eyes);
+	result_free(r);
+	expect_one(HEAD "four_eyes: true\n" ALL, FL_DIAG_WARNING, 6, 12,
+		   "`four_eyes` has no effect: no stage has `approval: "
+		   "required` and no hold lasts `until: approved`");
+	expect_error(HEAD "four_eyes: on\n" ALL, 6, 12,
+		     "`four_eyes`: `true` or `false`, not `on` (true: an "
+		     "approval must come from someone other than who started "
+		     "the rollout)");
+	expect_error(HEAD "four_eyes: [true]\n" ALL, 6, 12,
+		     "`four_eyes`: expected `true` or `false`, found a list");
+	expect_error(HEAD "four_eye: true\n" ALL, 6, 1,
+		     "unknown key `four_eye` in the plan; did you mean "
+		     "`four_eyes`?");
 }
 
 static void test_plan__yaml_styles_mean_the_same(void **state)
@@ -2012,6 +2071,10 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan__complete_example_fills_every_field),
 		cmocka_unit_test(test_plan__minimal_plan_gets_the_defaults),
+		cmocka_unit_test(
+			test_plan__rollback_timeout_is_a_duration_0s_allowed),
+		cmocka_unit_test(
+			test_plan__four_eyes_is_a_boolean_about_approvals),
 		cmocka_unit_test(
 			test_plan__unnamed_stages_are_named_by_position),
 		cmocka_unit_test(test_plan__stage_kinds_and_values_are_typed),

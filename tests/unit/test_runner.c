@@ -173,6 +173,7 @@ struct agent {
 	uint32_t foreign_job;  /* a job of someone else it reports */
 	bool in_foreign_trial; /* ... and that job is in trial */
 	bool is_bad_device;    /* what it installs is bad */
+	bool loses_rb_status;  /* the statuses of its rollbacks are lost */
 	unsigned offers, rollbacks, cancels;
 };
 
@@ -318,6 +319,8 @@ static void push_status(struct world *w, struct agent *a, uint32_t job,
 		 job == a->job ? a->target : a->version);
 	if (job == a->job)
 		a->last = *s;
+	if (a->loses_rb_status && job == a->job && a->type == FL_CMD_ROLLBACK)
+		w->n_out--; /* lost on its way */
 }
 
 static void push_health(struct world *w, struct agent *a)
@@ -353,7 +356,8 @@ static void repeat_last(struct world *w, struct agent *a)
 {
 	struct msg *m;
 
-	if (a->last.job == 0)
+	if (a->last.job == 0 ||
+	    (a->loses_rb_status && a->type == FL_CMD_ROLLBACK))
 		return;
 	m = out_push(w, M_STATUS, a);
 	m->u.s = a->last;
@@ -547,7 +551,7 @@ struct rig {
 	struct world *w;
 	bool is_restarting; /* close and reopen after every tick */
 	const struct fl_tz_ops *tz;
-	unsigned logs;
+	unsigned logs, gone_logs; /* gone: "no image ... any more" */
 	char last_log[256];
 };
 
@@ -556,6 +560,8 @@ static void log_port(void *ctx, const char *device, const char *msg)
 	struct rig *g = ctx;
 
 	g->logs++;
+	if (strstr(msg, "no image to roll back to any more") != NULL)
+		g->gone_logs++;
 	if (getenv("TEST_RUNNER_VERBOSE") != NULL)
 		fprintf(stderr, "runner: %s: %s\n", device ? device : "-", msg);
 	snprintf(g->last_log, sizeof(g->last_log), "%s: %s",
@@ -928,6 +934,25 @@ static unsigned devices_sent(const struct world *w, int type)
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < w->n; i++) {
+		for (size_t k = 0; k < w->n_sent; k++) {
+			if (w->sent[k].cmd.type == type &&
+			    strcmp(w->sent[k].device, w->a[i].id) == 0) {
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+/* Devices of a region sent at least one command of the type. */
+static unsigned region_sent(const struct world *w, const char *region, int type)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < w->n; i++) {
+		if (strcmp(w->a[i].region, region) != 0)
+			continue;
 		for (size_t k = 0; k < w->n_sent; k++) {
 			if (w->sent[k].cmd.type == type &&
 			    strcmp(w->sent[k].device, w->a[i].id) == 0) {
@@ -1329,18 +1354,103 @@ static void test_runner__stage_waits_for_its_approval(void **state)
 	assert_int_equal(err.http_status, 404);
 	assert_string_equal(err.code, "not_found");
 
+	/* without four_eyes in the plan, who started it may approve */
 	assert_int_equal(fl_runner_action(g.r, BELLS, FL_RUNNER_APPROVE, "rest",
-					  "bob", g.w->now, &changed, &err),
+					  "alice", g.w->now, &changed, &err),
 			 0);
 	assert_true(changed);
 	assert_int_equal(
 		fl_store_approval_list(&g.st, BELLS, 0, 10, approval_cb, &ap),
 		0);
 	assert_string_equal(ap.what, "rest");
-	assert_string_equal(ap.who, "bob");
+	assert_string_equal(ap.who, "alice");
 	assert_false(ap.is_hold);
 	run_until_state(&g, BELLS, FL_ROLLOUT_COMPLETE, 40);
 	assert_int_equal(agents_on(g.w, "3.1.0"), 40);
+	rig_free(&g);
+}
+
+#define EYES "doorbell-3.1.1-four-eyes"
+
+static int count_approvals(void *ctx, const struct fl_store_approval *a)
+{
+	(void)a;
+	++*(unsigned *)ctx;
+	return 0;
+}
+
+static unsigned approvals(struct rig *g, const char *rollout)
+{
+	unsigned n = 0;
+
+	assert_int_equal(fl_store_approval_list(&g->st, rollout, 0, 100,
+						count_approvals, &n),
+			 0);
+	return n;
+}
+
+/* four-eyes.yaml (started by alice): alice may approve neither the hold
+ * nor the stage; nothing changes when she tries; bob and carol may. */
+static void test_runner__four_eyes_refuses_the_starter(void **state)
+{
+	struct fl_runner_error err;
+	struct fl_store_rollout *ro = malloc(sizeof(*ro));
+	uint64_t last = 0, last2 = 0;
+	struct rig g;
+	bool changed = true;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(ro);
+	rig_init(&g);
+	fleet(&g, 40, "bell", bell, "app", "3.0.0", "3.1.0");
+	start_ok(&g, "four-eyes.yaml", "doorbell-3.1.0.bin");
+	assert_int_equal(fl_store_rollout_get(&g.st, EYES, ro), 0);
+	assert_string_equal(ro->started_by, "alice");
+	for (i = 0; i < 5; i++)
+		step(&g);
+	assert_int_equal(region_sent(g.w, "eu", FL_CMD_OFFER), 0); /* held */
+
+	assert_int_equal(fl_store_event_last(&g.st, &last), 0);
+	assert_int_equal(fl_runner_action(g.r, EYES, FL_RUNNER_APPROVE,
+					  "release-review", "alice", g.w->now,
+					  &changed, &err),
+			 FL_ESTATE);
+	assert_false(changed);
+	assert_int_equal(err.http_status, 403);
+	assert_string_equal(err.code, "four_eyes");
+	assert_non_null(strstr(err.message, "'alice' started rollout"));
+	assert_int_equal(fl_store_event_last(&g.st, &last2), 0);
+	assert_int_equal(last2, last); /* nothing logged */
+	assert_int_equal(approvals(&g, EYES), 0);
+	step(&g);
+	assert_int_equal(region_sent(g.w, "eu", FL_CMD_OFFER), 0);
+
+	assert_int_equal(fl_runner_action(g.r, EYES, FL_RUNNER_APPROVE,
+					  "release-review", "bob", g.w->now,
+					  &changed, &err),
+			 0);
+	assert_true(changed);
+	assert_int_equal(approvals(&g, EYES), 1);
+	for (i = 0; i < 40; i++) {
+		if (view(&g, EYES).stages[1].state == FL_STAGE_AWAITING)
+			break;
+		step(&g);
+	}
+	assert_true(i < 40);
+	assert_int_equal(fl_runner_action(g.r, EYES, FL_RUNNER_APPROVE, "rest",
+					  "alice", g.w->now, &changed, &err),
+			 FL_ESTATE);
+	assert_int_equal(err.http_status, 403);
+	assert_int_equal(approvals(&g, EYES), 1);
+	step(&g);
+	assert_int_equal(view(&g, EYES).stages[1].state, FL_STAGE_AWAITING);
+	assert_int_equal(fl_runner_action(g.r, EYES, FL_RUNNER_APPROVE, "rest",
+					  "carol", g.w->now, &changed, &err),
+			 0);
+	assert_int_equal(approvals(&g, EYES), 2);
+	run_until_state(&g, EYES, FL_ROLLOUT_COMPLETE, 40);
+	free(ro);
 	rig_free(&g);
 }
 
@@ -2050,6 +2160,56 @@ static void test_runner__rollback_without_an_image_is_refused(void **state)
 	rig_free(&g);
 }
 
+/* A device went back to the image its slots described, and the status
+ * of its rollback was lost: its slots now describe the image it left (the
+ * old one runs, the new one is in the other slot). The re-sent command
+ * still carries its image: fleetd does not look for it again. */
+static void test_runner__rollback_resent_after_slots_moved(void **state)
+{
+	struct agent *a;
+	struct rig g;
+	char slot_sha[65];
+	unsigned rb_sent = 0;
+	uint32_t job = 0;
+
+	(void)state;
+	rig_init(&g);
+	fleet(&g, 4, "sn", sensor, "firmware", "0.9.1", "0.9.2");
+	g.w->bad_mode = BAD_REVERT;
+	g.w->a[2].is_bad_device = true; /* one reverts: the stage fails */
+	a = &g.w->a[3];
+	sha_hex("sensor 0.9.1", 12, slot_sha);
+	a->has_slots = true;
+	memcpy(a->old_sha, slot_sha, sizeof(slot_sha));
+	a->loses_rb_status = true;
+	start_ok(&g, "minimal.yaml", "sensor-0.9.2.bin");
+	for (unsigned i = 0; i < 20 && a->rollbacks == 0; i++)
+		step(&g);
+	assert_int_equal(a->rollbacks, 1);
+	for (unsigned i = 0; i < 5 && a->phase != P_NONE; i++)
+		step(&g); /* it goes back, its statuses lost */
+	assert_int_equal(a->phase, P_NONE);
+	assert_string_equal(a->version, "0.9.1");
+	a->loses_rb_status = false;
+	for (unsigned i = 0; i < 6; i++)
+		step(&g); /* past resend_s */
+	for (size_t i = 0; i < g.w->n_sent; i++) {
+		const struct sent *x = &g.w->sent[i];
+
+		if (x->cmd.type != FL_CMD_ROLLBACK ||
+		    strcmp(x->device, a->id) != 0)
+			continue;
+		if (job == 0)
+			job = x->cmd.job;
+		assert_int_equal(x->cmd.job, job); /* the same job again */
+		rb_sent++;
+	}
+	assert_true(rb_sent >= 2);
+	assert_int_equal(g.gone_logs, 0);
+	run_until_state(&g, SENSORS, FL_ROLLOUT_ROLLED_BACK, 20);
+	rig_free(&g);
+}
+
 /* Devices that report for the first time while a rollout runs join it
  * (a later stage takes them); a device seen only by its presence joins
  * once it reports. A reopened runner sees the same. */
@@ -2261,6 +2421,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_runner__bad_version_in_a_later_wave),
 		cmocka_unit_test(test_runner__hold_lifted_by_approval),
 		cmocka_unit_test(test_runner__stage_waits_for_its_approval),
+		cmocka_unit_test(test_runner__four_eyes_refuses_the_starter),
 		cmocka_unit_test(test_runner__pause_and_resume),
 		cmocka_unit_test(
 			test_runner__duplicate_reordered_and_stale_reports),
@@ -2276,6 +2437,8 @@ int main(int argc, char **argv)
 			test_runner__busy_devices_wait_and_silence_is_resent),
 		cmocka_unit_test(
 			test_runner__rollback_without_an_image_is_refused),
+		cmocka_unit_test(
+			test_runner__rollback_resent_after_slots_moved),
 		cmocka_unit_test(
 			test_runner__offer_carries_the_window_in_device_time),
 		cmocka_unit_test(

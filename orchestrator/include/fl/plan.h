@@ -29,6 +29,8 @@
 #define FL_PLAN_MAX_FILE_BYTES (1u << 20)
 #define FL_PLAN_MAX_DEPTH      16 /* YAML nesting */
 #define FL_PLAN_MAX_DIAGS      100
+/* health.rollback_timeout when the plan does not set it */
+#define FL_PLAN_ROLLBACK_TIMEOUT_DEFAULT_S 3600
 
 /* One part per million: 5% = 50000, 0.5% = 5000, 100% = 1000000. */
 #define FL_PPM 1000000u
@@ -87,6 +89,9 @@ struct fl_plan_health {
 	uint32_t max_failures;
 	uint32_t min_devices;
 	int64_t timeout_s; /* 0: no timeout */
+	/* how long a rollback waits for offline devices' results
+	   (FL_PLAN_ROLLBACK_TIMEOUT_DEFAULT_S; 0: not waited for) */
+	int64_t rollback_timeout_s;
 	unsigned nmetrics;
 	struct fl_plan_metric *metrics;
 	struct fl_pos pos;
@@ -134,6 +139,9 @@ struct fl_plan {
 	const char *path;	 /* as given to fl_plan_load; may be NULL */
 	const char *name;	 /* rollout: */
 	const char *description; /* may be NULL */
+	/* four_eyes: an approval must not come from who started the
+	 * rollout (fleetd refuses it) */
+	uint8_t is_four_eyes;
 
 	struct {
 		const char *component; /* default "firmware" */

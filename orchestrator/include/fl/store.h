@@ -31,6 +31,8 @@
  *             (phase, result, reason, bytes, version) under the protocol's
  *             ordering rules;
  *   approvals who approved which stage or hold of a rollout, and when;
+ *   tokens    fleetd's API tokens: name, role, a hash of the secret,
+ *             created and revoked times;
  *   settings  key -> text (signing key path, ...); job ids come from a
  *             counter that only grows and never repeats, even after a
  *             crash;
@@ -117,6 +119,10 @@
 #define FL_STORE_FILTER_LABELS 4  /* key=value terms of a device filter */
 #define FL_STORE_PAGE_MAX      10000 /* records per list call */
 #define FL_STORE_ERRMSG_MAX    256
+
+/* API tokens (fl_store_token_*) */
+#define FL_STORE_TOKEN_NAME_MAX 33 /* a token's name: 32 chars */
+#define FL_STORE_ROLE_MAX	16 /* a token's role */
 
 #define FL_STORE_NONE (-1) /* a time or an index that is not set */
 
@@ -373,6 +379,17 @@ struct fl_store_approval {
 	int64_t at_s;
 };
 
+/* An API token of fleetd (docs/api.md, "Authentication"). The store
+ * keeps only a hash of the secret; role is fleetd's word for it, which the
+ * store keeps as text without interpreting it. */
+struct fl_store_token {
+	char name[FL_STORE_TOKEN_NAME_MAX]; /* unique, never reused */
+	char role[FL_STORE_ROLE_MAX];	    /* "viewer", "operator" ... */
+	char hash[FL_STORE_SHA256_MAX];	    /* of the secret, lowercase hex */
+	int64_t created_at_s;
+	int64_t revoked_at_s; /* FL_STORE_NONE: in force */
+};
+
 /* Which members a list returns. */
 struct fl_store_member_filter {
 	int stage;  /* -1: any */
@@ -386,6 +403,7 @@ typedef int (*fl_store_approval_cb)(void *ctx,
 				    const struct fl_store_approval *a);
 typedef int (*fl_store_event_cb)(void *ctx, const struct fl_store_event *e);
 typedef int (*fl_store_job_cb)(void *ctx, const struct fl_store_job *j);
+typedef int (*fl_store_token_cb)(void *ctx, const struct fl_store_token *t);
 
 /* ---- the interface a backend implements ------------------------------- */
 
@@ -480,6 +498,13 @@ struct fl_store_ops {
 	int (*events_after)(struct fl_store *st, const char *rollout,
 			    uint64_t after_seq, unsigned limit,
 			    fl_store_event_cb cb, void *ctx);
+	int (*token_add)(struct fl_store *st, const struct fl_store_token *t);
+	int (*token_get)(struct fl_store *st, const char *name,
+			 struct fl_store_token *out);
+	int (*token_revoke)(struct fl_store *st, const char *name,
+			    int64_t at_s);
+	int (*token_list)(struct fl_store *st, const char *after_name,
+			  unsigned limit, fl_store_token_cb cb, void *ctx);
 };
 
 #define FL_STORE_OPS_VERSION 1u
@@ -708,6 +733,28 @@ int fl_store_events_after(struct fl_store *st, const char *rollout,
 			  uint64_t after_seq, unsigned limit,
 			  fl_store_event_cb cb, void *ctx);
 
+/* ---- API tokens ------------------------------------------------------- */
+
+/* Adds a token (every field but revoked_at_s, which starts as
+ * FL_STORE_NONE). Returns 0, FL_EBUSY (a token of that name exists, in
+ * force or revoked: names are never reused, so that the `who` of the
+ * event log stays unambiguous), FL_EINVAL (a name of 1..32 printable
+ * characters, a role of 1..15, a hash of 64 lowercase hex digits). */
+int fl_store_token_add(struct fl_store *st, const struct fl_store_token *t);
+
+/* Returns 0 or FL_ENOENT. */
+int fl_store_token_get(struct fl_store *st, const char *name,
+		       struct fl_store_token *out);
+
+/* Revokes a token at at_s; revoking it again keeps the first time.
+ * Returns 0 or FL_ENOENT. */
+int fl_store_token_revoke(struct fl_store *st, const char *name, int64_t at_s);
+
+/* Walks the tokens by name, those after after_name ("" or NULL: from the
+ * first), at most `limit`. */
+int fl_store_token_list(struct fl_store *st, const char *after_name,
+			unsigned limit, fl_store_token_cb cb, void *ctx);
+
 /* ---- the report queue ------------------------------------------------- */
 
 /*
@@ -756,7 +803,7 @@ struct fl_store_sqlite_options {
 };
 
 /* The schema version this code writes (docs/store.md lists each step). */
-#define FL_STORE_SQLITE_SCHEMA 2u
+#define FL_STORE_SQLITE_SCHEMA 3u
 
 /*
  * Opens (creating if missing) the store at `path` (a file; its -wal and

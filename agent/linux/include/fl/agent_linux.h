@@ -42,6 +42,20 @@
 
 /* ---- MQTT (libmosquitto, MQTT 5, external loop) ----------------------- */
 
+/* A TLS set-up shared by many sessions (fleet-sim): one OpenSSL context
+ * that verifies the broker against cafile and its name against host, and
+ * gives each session, when the broker asks for it, the client certificate
+ * DIR/ID.crt and key DIR/ID.key of its device id, read from the folder at
+ * each handshake (an idle device keeps nothing). */
+struct fl_mqtt_tls;
+
+/* certdir NULL: no client certificate. FL_EINVAL (host too long),
+ * FL_EIO (cafile unreadable, with a log line), FL_ENOMEM. */
+int fl_mqtt_tls_new(struct fl_mqtt_tls **out, const char *cafile,
+		    const char *certdir, const char *host);
+/* After every session that uses it. Accepts NULL. */
+void fl_mqtt_tls_free(struct fl_mqtt_tls *t);
+
 struct fl_mqtt_dev_config {
 	const char *host; /* broker host or address */
 	uint16_t port;	  /* 1883, or 8883 with TLS */
@@ -50,6 +64,8 @@ struct fl_mqtt_dev_config {
 	/* TLS when cafile is set (server verified); certfile/keyfile give
 	 * the device's client certificate. */
 	const char *cafile, *certfile, *keyfile;
+	struct fl_mqtt_tls *tls;   /* instead of the three files: shared
+				      (borrowed, outlives the session) */
 	uint16_t keepalive_s;	   /* [60] */
 	uint32_t session_expiry_s; /* [604800] */
 	uint32_t backoff_min_ms;   /* first reconnect delay [1000] */
@@ -121,10 +137,16 @@ struct fl_curl_config {
 	uint32_t max_redirects;	    /* [3], http and https only */
 	uint64_t max_bytes_per_s;   /* per transfer, 0 unlimited (fleet-sim
 				       slow links) */
+	uint32_t buffer_bytes;	    /* receive buffer per transfer, at most
+				       FL_CURL_BUFFER_MAX [libcurl's, 16 KiB]:
+				       a bigger one, fewer socket reads */
 };
 
+#define FL_CURL_BUFFER_MAX (1024u * 1024u)
+
 /* Needs curl_global_init() done once by the program. cfg may be NULL
- * (every default); its cafile is copied. FL_EINVAL, FL_ENOMEM, FL_EIO. */
+ * (every default); its cafile is copied. FL_EINVAL (cafile too long,
+ * buffer_bytes over FL_CURL_BUFFER_MAX), FL_ENOMEM, FL_EIO. */
 int fl_curl_new(struct fl_curl **out, struct fl_loop *loop,
 		const struct fl_curl_config *cfg);
 void fl_curl_free(struct fl_curl *c);
