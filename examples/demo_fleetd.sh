@@ -7,10 +7,16 @@
 # soaks) followed with `fleetctl rollout status`: the canary passes, the
 # first wave's health gate trips on thermo-v3 and fleetd rolls the whole
 # fleet back by itself, the canary included; once every device has
-# confirmed 1.0.0 again, 2.0.1, good on both models, through to complete.
+# confirmed 1.0.0 again, 2.0.1, good on both models, through to complete,
+# followed live with `fleetctl watch` in line mode (one line per change).
+# Everything runs over TLS, as fleetd does by default: fleetd makes its
+# fleet CA at the first start, each device gets a certificate from it
+# (`fleetd pki devices`), fleet-sim connects with mqtts:// and downloads
+# over HTTPS, fleetctl trusts the CA through FLEET_CA. The soak is 8 s:
+# a device on trial must reach the broker within it, and a TLS reconnect
+# storm of 200 rebooting devices on a loaded machine takes a few seconds.
 # Every wait polls fleetd for a state, with a time limit and a clear
-# message when it runs out. About 90 s, most of it the devices' trial of
-# the image they were rolled back to (fleet-sim's 60 s health window).
+# message when it runs out. About 60 s (100 s on a busy machine).
 set -eu
 build=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,15 +79,28 @@ until grep -q '^fleetd: API on ' fleetd.out 2>/dev/null; do
 	sleep 0.1
 done
 cat fleetd.out
-server=http://127.0.0.1:$API_PORT
+server=https://127.0.0.1:$API_PORT
+export FLEET_CA="$tmp/data/pki/ca.crt"
+export FLEET_TOKEN_FILE="$tmp/data/admin.token"
 fleetctl() { "$FLEETCTL" --server "$server" "$@"; }
+say
+say "TLS everywhere: the broker wants a certificate of fleetd's CA from every"
+say "device and lets each publish only as itself; the API and the images are"
+say "HTTPS. One certificate per simulated device:"
+say "\$ fleetd pki devices --prefix v2 --count $N --out certs   (and v3)"
+mkdir certs
+"$FLEETD" pki devices --data data --prefix v2 --count $N --out certs ||
+	die "cannot issue the devices' certificates"
+"$FLEETD" pki devices --data data --prefix v3 --count $N --out certs >/dev/null ||
+	die "cannot issue the devices' certificates"
 
 # sim PREFIX MODEL [OPTIONS]: N devices of one model, until stopped.
 sim() {
 	prefix=$1
 	model=$2
 	shift 2
-	"$SIM" --broker "mqtt://127.0.0.1:$BROKER_PORT" --count $N \
+	"$SIM" --broker "mqtts://127.0.0.1:$BROKER_PORT" --count $N \
+		--cafile data/pki/ca.crt --certs certs \
 		--prefix "$prefix" --model "$model" --labels site=lyon \
 		--version 1.0.0 --key data/keys/signing.pub --reboot-ms 300 \
 		--health-interval 1 --seed 7 "$@" >"sim-$prefix.out" \
@@ -89,7 +108,8 @@ sim() {
 	pids="$! $pids"
 }
 say
-say "\$ fleet-sim --count $N --prefix v2 --model thermo-v2 --version 1.0.0 ..."
+say "\$ fleet-sim --broker mqtts://127.0.0.1:$BROKER_PORT --cafile data/pki/ca.crt --certs certs \\"
+say "    --count $N --prefix v2 --model thermo-v2 --version 1.0.0 ..."
 say "\$ fleet-sim --count $N --prefix v3 --model thermo-v3 --version 1.0.0 --bad-version 2.0.0 ..."
 sim v2 thermo-v2
 sim v3 thermo-v3 --bad-version 2.0.0
@@ -113,7 +133,7 @@ artifact:
   file: fw-$2.bin
   hardware: [thermo-v2, thermo-v3]
 health:
-  soak: 3s
+  soak: 8s
   max_failure_rate: 10%
   min_devices: 4
   timeout: 60s
@@ -199,9 +219,12 @@ say " the canary included, which goes back to 1.0.0 without a download; a"
 say " thermo-v3 that failed its health check had gone back by itself)"
 wait_version 1.0.0 60
 say
-say "Each device rolled back runs 1.0.0 on trial for its own health window"
-say "(fleet-sim's default: 60 s) before it confirms; fleetd counts it back"
-say "then. The next rollout waits for that, as an operator would."
+say "Each device rolled back ran 1.0.0 on trial for the plan's soak before"
+say "it confirmed; fleetd says rolled_back only once every device sent a"
+say "rollback has answered (one that is away is waited for up to the plan's"
+say "health.rollback_timeout), and a thermo-v3 whose rollback fleetd could"
+say "not make, because nothing described its 1.0.0 image, counts as back"
+say "once its boot loader went back by itself:"
 end=$(($(date +%s) + 120))
 last=0
 while :; do
@@ -226,6 +249,8 @@ say "---- 2.0.1: the fix, good on both models"
 plan thermo-2.0.1 2.0.1
 say "\$ fleetctl rollout start thermo-2.0.1.yaml"
 fleetctl rollout start thermo-2.0.1.yaml
+say "\$ fleetctl watch thermo-2.0.1 | cat   (the dashboard's line mode: stdout is not a terminal)"
+timeout 120 "$FLEETCTL" --server "$server" watch thermo-2.0.1 | cat
 follow thermo-2.0.1 complete 90
 wait_version 2.0.1 30
 
