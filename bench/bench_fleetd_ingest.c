@@ -451,7 +451,11 @@ int main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
-	port = atoi(argv[1]);
+	port = (int)strtol(argv[1], NULL, 10);
+	if (port <= 0 || port > 65535) {
+		fprintf(stderr, "%s: bad port %s\n", argv[0], argv[1]);
+		return 2;
+	}
 	if (argc > 3)
 		devices = (unsigned)strtoul(argv[3], NULL, 10);
 	if (argc > 4)

@@ -189,7 +189,8 @@ int main(int argc, char **argv)
 	(void)mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_connect_v5_callback_set(m, on_connect);
 	mosquitto_message_v5_callback_set(m, on_message);
-	if (mosquitto_connect_bind_v5(m, "127.0.0.1", atoi(argv[1]), 60, NULL,
+	if (mosquitto_connect_bind_v5(m, "127.0.0.1",
+				      (int)strtol(argv[1], NULL, 10), 60, NULL,
 				      NULL) != MOSQ_ERR_SUCCESS) {
 		fprintf(stderr, "bench_fleetd_watch: cannot connect\n");
 		return 1;

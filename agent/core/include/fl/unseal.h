@@ -66,7 +66,7 @@ int fl_unseal_begin(struct fl_unseal *u, const struct fl_crypto_ops *c,
 		    uint32_t rec_cap, uint8_t *plain, uint32_t plain_cap);
 
 /* Goes on from a chunk boundary: chunk index starts at container offset
- * in_off, with the header already read (hdr, as saved). Returns 0 or
+ * in_off, with the header already taken in (hdr, as saved). Returns 0 or
  * FL_ECORRUPT (the header does not check or agree, or the offsets do not
  * fit in the container). */
 int fl_unseal_seek(struct fl_unseal *u, const uint8_t hdr[FL_SEAL_HEADER_BYTES],
