@@ -107,11 +107,29 @@ run_sim() {
 	done
 }
 
+# finish JOB RESULT: once every device has reported JOB ended with RESULT
+# (or fleet-sim's --duration is up), stop fleet-sim: it prints its summary.
+finish() {
+	i=0
+	while kill -0 "$sim" 2>/dev/null; do
+		n=$(grep "\"job\":$1,.*\"result\":\"$2\"" status.log 2>/dev/null |
+			cut -d' ' -f1 | sort -u | wc -l)
+		[ "$n" -lt $N ] || break
+		sleep 0.2
+	done
+	sleep 0.5
+	kill -TERM "$sim" 2>/dev/null || true
+	wait "$sim" || true
+}
+mosquitto_sub -h 127.0.0.1 -p "$MQ_PORT" -q 1 -v \
+	-t 'fleet/v1/dev/+/status' >status.log 2>/dev/null &
+pids="$pids $!"
+
 say "\$ fleet-sim --count $N --model thermo-v2 --version 1.0.0 --power-cut-rate 0.25 ..."
 say "\$ for each device: mosquitto_pub -t fleet/v1/dev/ID/cmd -m '{\"type\":\"offer\",\"job\":1001,...2.0.0...}'"
 run_sim 25 --power-cut-rate 0.25
 offer_all 1001 m2.json
-wait "$sim" || true
+finish 1001 success
 cat sim.out
 echo
 
@@ -119,7 +137,7 @@ say "\$ fleet-sim ... --bad-version 3.0.0   (3.0.0 does not start on this hardwa
 say "\$ for each device: mosquitto_pub ... offer of 3.0.0 (job 1002)"
 run_sim 25 --bad-version 3.0.0
 offer_all 1002 m3.json
-wait "$sim" || true
+finish 1002 reverted
 cat sim.out
 say "(every device tried 3.0.0 on trial, found it unhealthy and went back by"
 say " itself: the boot loader never committed the bad image)"
