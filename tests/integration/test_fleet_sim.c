@@ -142,7 +142,9 @@ static void sleep_ms(unsigned ms)
 
 static void path_of(char *out, size_t size, const char *name)
 {
-	snprintf(out, size, "%s/%s", tmp, name);
+	int n = snprintf(out, size, "%s/%s", tmp, name);
+
+	assert_true(n > 0 && (size_t)n < size);
 }
 
 static char *read_text(const char *path)

@@ -228,7 +228,8 @@ static struct msg *out_push(struct world *w, int kind, const struct agent *a)
 	m = &w->out[w->n_out++];
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
-	snprintf(m->device, sizeof(m->device), "%s", a->id);
+	assert_true(strlen(a->id) < sizeof(m->device));
+	memcpy(m->device, a->id, strlen(a->id) + 1);
 	return m;
 }
 
@@ -636,10 +637,10 @@ static void rm_db(const char *db)
 	char p[128];
 
 	unlink(db);
-	snprintf(p, sizeof(p), "%s-wal", db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db);
-	unlink(p);
+	if (snprintf(p, sizeof(p), "%s-wal", db) < (int)sizeof(p))
+		unlink(p);
+	if (snprintf(p, sizeof(p), "%s-shm", db) < (int)sizeof(p))
+		unlink(p);
 }
 
 static void rig_free(struct rig *g)
