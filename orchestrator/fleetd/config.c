@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <yaml.h>
 
 #include "config.h"
@@ -603,4 +605,77 @@ int fld_config_load(struct fld_config *cfg, const char *path,
 		snprintf(c.dir, sizeof(c.dir), "%.*s", (int)(slash - path),
 			 path);
 	return parse(&c, buf, n);
+}
+
+int fld_default_data_dir(char *out, size_t cap)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(out, cap, "%s/fleetd", xdg);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(out, cap, "%s/.local/state/fleetd", home);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int fld_data_dir(const char *data, const char *config_path, char *dir,
+		 size_t cap, const char *who)
+{
+	struct fld_config cfg;
+
+	fld_config_defaults(&cfg);
+	if (config_path != NULL) {
+		struct fld_diags *diags = calloc(1, sizeof(*diags));
+
+		if (diags == NULL) {
+			fprintf(stderr, "%s: out of memory\n", who);
+			return 1;
+		}
+		if (fld_config_load(&cfg, config_path, diags) != 0) {
+			fld_diags_print(diags, stderr);
+			free(diags);
+			return 1;
+		}
+		free(diags);
+		if (data == NULL && cfg.data[0] != '\0')
+			data = cfg.data;
+	}
+	if (data != NULL) {
+		if (snprintf(dir, cap, "%s", data) >= (int)cap) {
+			fprintf(stderr, "%s: --data: path too long\n", who);
+			return 1;
+		}
+	} else if (fld_default_data_dir(dir, cap) != 0) {
+		fprintf(stderr,
+			"%s: no data directory: give --data DIR (neither "
+			"XDG_STATE_HOME nor HOME is set)\n",
+			who);
+		return 1;
+	}
+	return 0;
+}
+
+int fld_make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(p)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(p, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			return -1;
+		p[i] = i < n ? '/' : '\0';
+	}
+	return 0;
 }

@@ -65,6 +65,23 @@ int fld_config_load(struct fld_config *cfg, const char *path,
 /* Prints the diagnostics as FILE:LINE:COL: error: MESSAGE lines. */
 void fld_diags_print(const struct fld_diags *d, FILE *f);
 
+/* The default data folder: $XDG_STATE_HOME/fleetd, else
+ * $HOME/.local/state/fleetd. 0, or -1 when neither is set (to an absolute
+ * path) or the path does not fit in cap. */
+int fld_default_data_dir(char *out, size_t cap);
+
+/* The data folder a subcommand (`fleetd pki|keys|token`) works on, as
+ * fleetd itself would use it: data (--data), else the data key of the
+ * config file (--config, loaded and checked whenever given), else the
+ * default. 0, or 1 after printing why on stderr, each line prefixed with
+ * who ("fleetd keys"). */
+int fld_data_dir(const char *data, const char *config_path, char *dir,
+		 size_t cap, const char *who);
+
+/* mkdir -p: each missing folder of path made 0700. 0, or -1 with errno
+ * set. */
+int fld_make_dirs(const char *path);
+
 /* Parsers shared by the file and the flags: 0 or FL_EINVAL. */
 int fld_parse_duration(const char *s, uint32_t *out_s);
 int fld_parse_log_level(const char *s, int *out);

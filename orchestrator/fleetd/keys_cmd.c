@@ -46,7 +46,6 @@
 #include "fl/err.h"
 #include "fl/sign_openssl.h"
 #include "signer.h"
-#include "token_cmd.h"
 
 #define DEFAULT_LIFE_S (2ull * 365 * 86400)
 
@@ -141,58 +140,6 @@ static int parse(int argc, char **argv, struct opts *o)
 					     "730d");
 		} else
 			return usage("unknown option");
-	}
-	return 0;
-}
-
-/* The data folder as fleetd would use it: --data, the file's, else the
- * default. */
-static int data_dir(const struct opts *o, char *dir, size_t cap)
-{
-	struct fld_config cfg;
-	const char *d = o->data;
-
-	fld_config_defaults(&cfg);
-	if (d == NULL && o->config != NULL) {
-		struct fld_diags *diags = calloc(1, sizeof(*diags));
-
-		if (diags == NULL)
-			return failed("out of memory");
-		if (fld_config_load(&cfg, o->config, diags) != 0) {
-			fld_diags_print(diags, stderr);
-			free(diags);
-			return 1;
-		}
-		free(diags);
-		if (cfg.data[0] != '\0')
-			d = cfg.data;
-	}
-	if (d != NULL) {
-		if (snprintf(dir, cap, "%s", d) >= (int)cap)
-			return failed("--data: path too long");
-	} else if (fld_default_data_dir(dir, cap) != 0) {
-		return failed("no data directory: give --data DIR (neither "
-			      "XDG_STATE_HOME nor HOME is set)");
-	}
-	return 0;
-}
-
-/* mkdir -p, each folder 0700 (as fleetd makes its data folder). */
-static int make_dirs(const char *path)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(p))
-		return -1;
-	memcpy(p, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		p[i] = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			return -1;
-		p[i] = i < n ? '/' : '\0';
 	}
 	return 0;
 }
@@ -535,7 +482,7 @@ int fld_keys_main(int argc, char **argv)
 		fputs(USAGE, stdout);
 		return 0;
 	}
-	rc = data_dir(&o, data, sizeof(data));
+	rc = fld_data_dir(o.data, o.config, data, sizeof(data), "fleetd keys");
 	if (rc != 0)
 		return rc;
 	if (snprintf(keys, sizeof(keys), "%s/keys", data) >= (int)sizeof(keys))
@@ -545,7 +492,7 @@ int fld_keys_main(int argc, char **argv)
 				       keys)) >= (int)sizeof(root))
 		return failed("--root: path too long");
 	if (strcmp(o.verb, "init") == 0) {
-		if (make_dirs(data) != 0)
+		if (fld_make_dirs(data) != 0)
 			return failed("cannot make the data directory");
 		return cmd_init(&o, data, keys, root);
 	}

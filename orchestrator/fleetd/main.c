@@ -214,26 +214,6 @@ static int usage(const char *fmt, ...)
 
 /* ---- start-up ------------------------------------------------------------ */
 
-/* mkdir -p, each missing folder 0700. */
-static int make_dirs(const char *path)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(p))
-		return -1;
-	memcpy(p, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		p[i] = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			return -1;
-		p[i] = i < n ? '/' : '\0';
-	}
-	return 0;
-}
-
 static int open_data(struct app *a)
 {
 	const char *d = a->cfg.data;
@@ -241,15 +221,7 @@ static int open_data(struct app *a)
 	struct stat sb;
 
 	if (d[0] == '\0') {
-		const char *xdg = getenv("XDG_STATE_HOME");
-		const char *home = getenv("HOME");
-
-		if (xdg != NULL && xdg[0] == '/')
-			snprintf(def, sizeof(def), "%s/fleetd", xdg);
-		else if (home != NULL && home[0] == '/')
-			snprintf(def, sizeof(def), "%s/.local/state/fleetd",
-				 home);
-		else {
+		if (fld_default_data_dir(def, sizeof(def)) != 0) {
 			say(FL_LOG_ERROR, "no data directory: give --data DIR "
 					  "(neither XDG_STATE_HOME nor HOME "
 					  "is set)");
@@ -257,7 +229,7 @@ static int open_data(struct app *a)
 		}
 		d = def;
 	}
-	if (make_dirs(d) != 0 || realpath(d, a->data) == NULL ||
+	if (fld_make_dirs(d) != 0 || realpath(d, a->data) == NULL ||
 	    stat(a->data, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		say(FL_LOG_ERROR, "data directory %s: %s", d,
 		    errno != 0 ? strerror(errno) : "not a directory");

@@ -32,7 +32,6 @@
 #include "fl/proto.h"
 #include "pki.h"
 #include "pki_cmd.h"
-#include "token_cmd.h"
 
 static const char usage_text[] =
 	"usage: fleetd pki init    [--host NAME]... [--force]\n"
@@ -144,38 +143,6 @@ static int parse(struct opts *o, int argc, char **argv)
 	return 0;
 }
 
-/* The data folder as fleetd would use it: --data, the file's, else the
- * default. */
-static int data_dir(const struct opts *o, char *dir, size_t cap)
-{
-	struct fld_config cfg;
-	const char *d = o->data;
-
-	fld_config_defaults(&cfg);
-	if (d == NULL && o->config != NULL) {
-		struct fld_diags *diags = calloc(1, sizeof(*diags));
-
-		if (diags == NULL)
-			return failed("out of memory");
-		if (fld_config_load(&cfg, o->config, diags) != 0) {
-			fld_diags_print(diags, stderr);
-			free(diags);
-			return 1;
-		}
-		free(diags);
-		if (cfg.data[0] != '\0')
-			d = cfg.data;
-	}
-	if (d != NULL) {
-		if (snprintf(dir, cap, "%s", d) >= (int)cap)
-			return failed("--data: path too long");
-	} else if (fld_default_data_dir(dir, cap) != 0) {
-		return failed("no data directory: give --data DIR (neither "
-			      "XDG_STATE_HOME nor HOME is set)");
-	}
-	return 0;
-}
-
 static int out_paths(const char *dir, const char *name, char *key, char *crt)
 {
 	if (snprintf(key, FLD_PKI_PATH_MAX, "%s/%s.key", dir, name) >=
@@ -183,26 +150,6 @@ static int out_paths(const char *dir, const char *name, char *key, char *crt)
 	    snprintf(crt, FLD_PKI_PATH_MAX, "%s/%s.crt", dir, name) >=
 		    FLD_PKI_PATH_MAX)
 		return FL_EINVAL;
-	return 0;
-}
-
-/* The data folder as fleetd makes it: mkdir -p, each folder 0700. */
-static int make_dirs(const char *path)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(p))
-		return -1;
-	memcpy(p, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		p[i] = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			return -1;
-		p[i] = i < n ? '/' : '\0';
-	}
 	return 0;
 }
 
@@ -304,13 +251,13 @@ int fld_pki_main(int argc, char **argv)
 	} else {
 		return usage("init, server, device, devices or client?");
 	}
-	rc = data_dir(&o, dir, sizeof(dir));
+	rc = fld_data_dir(o.data, o.config, dir, sizeof(dir), "fleetd pki");
 	if (rc != 0)
 		return rc;
 	if (fld_pki_paths(&p, dir) != 0)
 		return failed("the data directory's path is too long");
 	if (strcmp(o.verb, "init") == 0) {
-		if (make_dirs(dir) != 0) {
+		if (fld_make_dirs(dir) != 0) {
 			fprintf(stderr, "fleetd pki: cannot create %s: %s\n",
 				dir, strerror(errno));
 			return 1;

@@ -48,21 +48,6 @@ static const char usage_text[] =
 	"  NAME: 1..32 of a-z 0-9 . _ -, starting with a letter or digit;\n"
 	"  it is the `who` of every action done with the token\n";
 
-int fld_default_data_dir(char *out, size_t cap)
-{
-	const char *xdg = getenv("XDG_STATE_HOME");
-	const char *home = getenv("HOME");
-	int n;
-
-	if (xdg != NULL && xdg[0] == '/')
-		n = snprintf(out, cap, "%s/fleetd", xdg);
-	else if (home != NULL && home[0] == '/')
-		n = snprintf(out, cap, "%s/.local/state/fleetd", home);
-	else
-		return -1;
-	return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
-
 static int count_cb(void *ctx, const struct fl_store_token *t)
 {
 	(void)t;
@@ -296,7 +281,6 @@ int fld_token_main(int argc, char **argv)
 	const char *verb = argc > 1 ? argv[1] : NULL, *name = NULL,
 		   *role_s = NULL, *data = NULL, *config = NULL;
 	char dir[PATH_MAX], db[PATH_MAX + 16];
-	struct fld_config cfg;
 	struct fl_store st;
 	struct stat sb;
 	int role = FL_ROLE_NONE, rc;
@@ -347,32 +331,8 @@ int fld_token_main(int argc, char **argv)
 		return usage("NAME: 1..32 of a-z 0-9 . _ -, starting with a "
 			     "letter or digit");
 
-	fld_config_defaults(&cfg);
-	if (config != NULL) {
-		struct fld_diags *diags = calloc(1, sizeof(*diags));
-
-		if (diags == NULL)
-			return fail("out of memory");
-		if (fld_config_load(&cfg, config, diags) != 0) {
-			fld_diags_print(diags, stderr);
-			free(diags);
-			return 1;
-		}
-		free(diags);
-	}
-	if (data != NULL)
-		rc = snprintf(dir, sizeof(dir), "%s", data) < (int)sizeof(dir)
-			     ? 0
-			     : -1;
-	else if (cfg.data[0] != '\0')
-		rc = snprintf(dir, sizeof(dir), "%s", cfg.data) <
-				     (int)sizeof(dir)
-			     ? 0
-			     : -1;
-	else
-		rc = fld_default_data_dir(dir, sizeof(dir));
-	if (rc != 0)
-		return fail("no data directory: give --data DIR");
+	if (fld_data_dir(data, config, dir, sizeof(dir), "fleetd token") != 0)
+		return 1;
 	snprintf(db, sizeof(db), "%s/fleet.db", dir);
 	if (stat(db, &sb) != 0)
 		return fail("no store at %s: has fleetd run with this data "

@@ -25,9 +25,4 @@ int fld_token_main(int argc, char **argv);
 int fld_token_bootstrap(struct fl_store *st, const char *data_dir,
 			int64_t now_s, int *made, char *msg, size_t cap);
 
-/* The data folder fleetd uses without --data and without `data:` in its
- * configuration: $XDG_STATE_HOME/fleetd, else ~/.local/state/fleetd.
- * Returns 0, or -1 when neither variable is set. */
-int fld_default_data_dir(char *out, size_t cap);
-
 #endif
