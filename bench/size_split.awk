@@ -8,13 +8,13 @@
 # it. A merged constant is listed once per object at one address: counted
 # once.
 function part(f) {
-	if (f ~ /[\/(](agent|download|health|report|state|store_flash)\.(c\.obj|o)\)?$/)
+	if (f ~ /[\/(](agent|download|health|report|state|store_flash|sealed|sealed_none|unseal)\.(c\.obj|o)\)?$/)
 		return "agent/core"
 	if (f ~ /[\/(](codec|manifest|json|encoding|names)\.o$/)
 		return "codec (common/proto)"
 	if (f ~ /[\/(](slots|installer|flash|bootsim|flash_sim)\.(c\.obj|o)\)?$/)
 		return "HAL (firmware-hal/src)"
-	if (f ~ /[\/(](bytes|crypto|err|f64|semver)\.(c\.obj|o)\)?$/)
+	if (f ~ /[\/(](bytes|crypto|err|f64|semver|seal)\.(c\.obj|o)\)?$/)
 		return "helpers (common/src)"
 	if (f ~ /agent_image\.c\.obj$/)
 		return "firmware stand-in (agent_image.c)"

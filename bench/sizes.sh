@@ -18,7 +18,13 @@
 # split by part (agent/core, codec, HAL, helpers, the crypto port, the
 # firmware stand-in, mem*/libgcc; bench/size_split.awk), and small
 # constants (.srodata, which the default RISC-V linker script puts among
-# the data) are counted as code.
+# the data) are counted as code. Each link is made twice: with encrypted
+# images (agent/core/sealed.c, a 4 KiB chunk's record buffer and a wrap
+# key) and without (agent/core/noseal/sealed_none.c in its place, as
+# agent/esp32 builds it); a summary gives the four figures, and the RAM of
+# encrypted images with 1 KiB chunks, derived. rv32imc is compiled with
+# -msave-restore (cmake/toolchain-rv32imc.cmake's FL_CROSS_CODE_FLAGS), as
+# ESP-IDF's CONFIG_COMPILER_SAVE_RESTORE_LIBCALLS does.
 #
 # Builds the freestanding cross-builds (cross/build.sh, -Os, sections per
 # function) into BUILD_ROOT/cross-<arch>, then prints for each object its
@@ -44,7 +50,8 @@ TARGET_TEXT=8192
 TARGET_AGENT_CODE=24576
 TARGET_AGENT_RAM=8192
 AGENT="agent/core/agent.c agent/core/download.c agent/core/health.c
-agent/core/report.c agent/core/state.c agent/core/store_flash.c"
+agent/core/report.c agent/core/state.c agent/core/store_flash.c
+agent/core/sealed.c agent/core/unseal.c"
 # The codec (common/proto): what a device calls of it is the manifest's
 # verification (fl_manifest_verify_trusted, fl_manifest_check: the agent), the
 # command's decoder and the encoders of status, reported, health and
@@ -109,8 +116,10 @@ verdict_of() { # VALUE TARGET
 	fi
 }
 
-# Links agent_image.c's firmware with the portable archive (and any extra
-# objects given), --gc-sections, and prints its sections and verdicts.
+# Links agent_image.c's firmware ($image: its object, or for the variant
+# without encrypted images its object and sealed_none.c's) with the
+# portable archive (and any extra objects given), --gc-sections, and
+# prints its sections and verdicts.
 # $1: build dir, $2: label, $3: extra link flags, rest: extra objects.
 link_agent() {
 	dir=$1
@@ -122,7 +131,7 @@ link_agent() {
 	if ! $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -nostdlib -nostartfiles \
 		-Wl,--gc-sections -Wl,--entry=fl_agent_image_main $extra \
 		-Wl,-Map="$elf.map" \
-		-o "$elf" "$FL_CROSS_AGENT_IMAGE" "$@" -Wl,--start-group \
+		-o "$elf" $image "$@" -Wl,--start-group \
 		"$FL_CROSS_LIB" "$FL_CROSS_EXTERNAL_STUB" \
 		"$FL_CROSS_FREESTANDING" "$FL_CROSS_LIBGCC" -Wl,--end-group \
 		>"$elf.log" 2>&1; then
@@ -136,6 +145,8 @@ link_agent() {
 	# shellcheck disable=SC2046
 	set -- $(sections "$elf")
 	row "  $label" "$1" "$(($2 + sro))" "$(($3 - sro))" "$4"
+	last_code=$(($1 + $2 + sro + ${port_code:-0}))
+	last_ram=$(($3 - sro + $4 + ${port_ram:-0}))
 	echo "    code (.text + .rodata${port_code:+, + the crypto port's $port_code})" \
 		"<= $TARGET_AGENT_CODE:" \
 		"$(verdict_of $(($1 + $2 + sro + ${port_code:-0})) $TARGET_AGENT_CODE)"
@@ -170,6 +181,10 @@ port_sizes() {
 # The agent: objects, the linked firmware image, stack frames, ports.
 agent_sizes() {
 	dir=$1
+	sum_stub=""
+	sum_stub_plain=""
+	sum_codec=""
+	sum_codec_plain=""
 	echo "  agent (agent/core):"
 	sum="0 0 0 0"
 	for f in $AGENT; do
@@ -195,7 +210,18 @@ agent_sizes() {
 		"manager, installer, flash interface, helpers, libgcc;"
 	echo "  not the MQTT/HTTP/TLS stacks, Mbed TLS, the flash driver;" \
 		"the codec stubbed):"
+	image=$FL_CROSS_AGENT_IMAGE
 	link_agent "$dir" "agent image" ""
+	sum_stub="$last_code $last_ram"
+	sum_stub_plain=""
+	if [ -n "${FL_CROSS_AGENT_IMAGE_PLAIN:-}" ]; then
+		echo "  the same without encrypted images (agent/core/noseal/" \
+			"sealed_none.c in place of sealed.c; no chunk buffer, no" \
+			"wrap key):"
+		image=$FL_CROSS_AGENT_IMAGE_PLAIN
+		link_agent "$dir" "agent image, plain" ""
+		sum_stub_plain="$last_code $last_ram"
+	fi
 	# shellcheck disable=SC2046
 	frames=$(cat "$(dirname "$FL_CROSS_AGENT_IMAGE")"/*.su \
 		$(sed 's/\.obj$/.su/' "$FL_CROSS_OBJECTS" |
@@ -214,6 +240,35 @@ agent_sizes() {
 		echo "  crypto_mbedtls.c (port): not compiled (no Mbed TLS headers)"
 	fi
 	codec_sizes "$dir"
+	summary
+}
+
+# The four links of one arch side by side; and the RAM of encrypted-image
+# support for a chunk of 4 KiB (agent_image.c's) and of 1 KiB.
+summary() {
+	echo "  summary (code, static RAM; targets $TARGET_AGENT_CODE," \
+		"$TARGET_AGENT_RAM):"
+	# shellcheck disable=SC2086
+	[ -n "$sum_stub" ] && printf '    %-44s %7s %7s\n' \
+		"codec stubbed, encrypted images" $sum_stub
+	# shellcheck disable=SC2086
+	[ -n "$sum_stub_plain" ] && printf '    %-44s %7s %7s\n' \
+		"codec stubbed, without encrypted images" $sum_stub_plain
+	# shellcheck disable=SC2086
+	[ -n "$sum_codec" ] && printf '    %-44s %7s %7s\n' \
+		"with the codec, encrypted images" $sum_codec
+	# shellcheck disable=SC2086
+	[ -n "$sum_codec_plain" ] && printf '    %-44s %7s %7s\n' \
+		"with the codec, without encrypted images" $sum_codec_plain
+	if [ -n "$sum_codec" ]; then
+		# The record buffer is FL_SEAL_BUF_BYTES(chunk): chunk +
+		# chunk/64 + 80.
+		ram4=${sum_codec#* }
+		ram1=$((ram4 - (4096 + 64 + 80) + (1024 + 16 + 80)))
+		printf '    %-44s %7s %7s\n' \
+			"  the same, encrypted, 1 KiB chunks (derived)" \
+			"${sum_codec% *}" "$ram1"
+	fi
 }
 
 # The device's real link, with the codec compiled hosted (against the C
@@ -249,7 +304,8 @@ codec_sizes() {
 		o=$dir/codec/$(basename "$f" .c).o
 		# shellcheck disable=SC2086
 		if ! $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS $libc_flags \
-			-Os -ffunction-sections -fdata-sections \
+			-Os ${FL_CROSS_CODE_FLAGS:-} \
+			-ffunction-sections -fdata-sections \
 			-DFL_PROTO_COMPACT_DIAG \
 			-I"$src/common/include" -I"$dir/codec/inc" \
 			-c "$src/$f" -o "$o" >"$o.log" 2>&1; then
@@ -264,9 +320,19 @@ codec_sizes() {
 	echo "  FL_PROTO_COMPACT_DIAG as agent/esp32 builds it: manifest verify" \
 		"and check, cmd decode,"
 	echo "  status/reported/health/presence encode, topics):"
+	image=$FL_CROSS_AGENT_IMAGE
 	# shellcheck disable=SC2086
 	link_agent "$dir" "agent + codec" \
 		"-Wl,--unresolved-symbols=ignore-all" $objs
+	sum_codec="$last_code $last_ram"
+	if [ -n "${FL_CROSS_AGENT_IMAGE_PLAIN:-}" ]; then
+		echo "  the same without encrypted images:"
+		image=$FL_CROSS_AGENT_IMAGE_PLAIN
+		# shellcheck disable=SC2086
+		link_agent "$dir" "agent + codec, plain" \
+			"-Wl,--unresolved-symbols=ignore-all" $objs
+		sum_codec_plain="$last_code $last_ram"
+	fi
 	elf=$dir/agent-agent---codec.elf
 	[ -f "$elf" ] || return
 	ext=$("$FL_CROSS_NM" -u "$elf" | awk '{ print $NF }' | sort -u)
@@ -305,7 +371,8 @@ for arch in rv32imc cortex-m4; do
 	# shellcheck disable=SC1091
 	. "$dir/cross.env"
 	arches_done=$((arches_done + 1))
-	echo "== $arch ($FL_CROSS_CC $FL_CROSS_ARCH_FLAGS -Os), bytes"
+	echo "== $arch ($FL_CROSS_CC $FL_CROSS_ARCH_FLAGS" \
+		"-Os${FL_CROSS_CODE_FLAGS:+ $FL_CROSS_CODE_FLAGS}), bytes"
 	row object code rodata data bss
 	while IFS= read -r obj; do
 		[ -n "$obj" ] || continue

@@ -14,6 +14,12 @@ set(CMAKE_NM ${FL_CROSS_PREFIX}nm CACHE FILEPATH "")
 set(CMAKE_SIZE ${FL_CROSS_PREFIX}size CACHE FILEPATH "")
 
 set(FL_CROSS_ARCH_FLAGS -march=rv32imc -mabi=ilp32)
+# Code generation as a firmware that optimises for size builds it
+# (cross/CMakeLists.txt and bench/sizes.sh add them): -msave-restore saves
+# and restores registers through libgcc's shared __riscv_save_N and
+# __riscv_restore_N instead of inline in every function (ESP-IDF:
+# CONFIG_COMPILER_SAVE_RESTORE_LIBCALLS).
+set(FL_CROSS_CODE_FLAGS -msave-restore)
 string(JOIN " " _fl_flags ${FL_CROSS_ARCH_FLAGS})
 set(CMAKE_C_FLAGS_INIT "${_fl_flags}")
 

@@ -152,11 +152,19 @@ static const struct fl_crypto_ops crypto = {
 	p256_verify,	       gcm_open,   p256_ecdh,
 };
 
+#ifndef FL_IMAGE_PLAIN
 /* Encrypted images without compression (no zstd on the device): one
- * 4 KiB chunk and its tag, and the device's wrap key. */
-static uint8_t seal_rec[FL_SEAL_BUF_BYTES(FL_SEAL_CHUNK_MIN)];
+ * record of the largest chunk taken (FL_IMAGE_CHUNK, 4 KiB unless the
+ * build says) and its tag, and the device's wrap key. Built with
+ * FL_IMAGE_PLAIN, the firmware leaves encrypted images out (linked with
+ * agent/core/noseal/sealed_none.c) and has neither. */
+#ifndef FL_IMAGE_CHUNK
+#define FL_IMAGE_CHUNK FL_SEAL_CHUNK_MIN
+#endif
+static uint8_t seal_rec[FL_SEAL_BUF_BYTES(FL_IMAGE_CHUNK)];
 static struct fl_agent_seal_bufs seal_bufs = {seal_rec, sizeof(seal_rec), 0, 0};
 static struct fl_wrap_key wrap_key;
+#endif
 
 /* The MQTT adapter: encode, then hand the bytes to the client (here:
  * nowhere). */
@@ -283,10 +291,12 @@ void fl_agent_image_main(void)
 	cfg.device.ops = &device_ops;
 	cfg.model = "acme-gw-2";
 	cfg.device_id = "dev-1";
+#ifndef FL_IMAGE_PLAIN
 	cfg.wrap_keys = &wrap_key;
 	cfg.n_wrap_keys = 1;
-	cfg.seal_chunk_max = FL_SEAL_CHUNK_MIN;
+	cfg.seal_chunk_max = FL_IMAGE_CHUNK;
 	cfg.seal_bufs = &seal_bufs;
+#endif
 	if (fl_agent_init(&agent, &cfg) != 0)
 		return;
 	/* Connected: the adapter publishes presence, then tells the agent. */

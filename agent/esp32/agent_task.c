@@ -4,8 +4,8 @@
  * the threads).
  *
  * Start-up, on the caller's task, before any other task exists: the
- * device id, the clock, the crash counter, the trusted keys; the flash
- * adapters over ota_0, ota_1, the slot records and the agent's store
+ * device id, the clock, the crash counter, the trusted and root keys; the
+ * flash adapters over ota_0, ota_1, the slot records and the agent's store
  * partitions, otadata as the boot control; the slot manager, provisioning
  * the running image as CONFIRMED on a device that has no record yet (a
  * device flashed over serial); fl_agent_init(). Then the download task,
@@ -58,6 +58,7 @@ static struct {
 	struct fl_flash_esp_part part[FL_SLOT_COUNT], records, store_part;
 	struct fl_agent_flash_store store;
 	struct fl_manifest_key keys[FL_ESP32_KEYS_MAX];
+	struct fl_manifest_key roots[FL_ESP32_ROOTS_MAX];
 	char id[FL_DEVICE_ID_MAX];
 	struct fl_esp32_mqtt mqtt;
 	struct fl_esp32_http http;
@@ -342,13 +343,16 @@ static int open_flash(struct fl_slots_config *sc, struct fl_area *store)
 
 /* The agent's configuration; fl_agent_init() copies it. */
 static int configure(struct fl_agent_config *c,
-		     const struct fl_agent_esp32_config *app, int n_keys)
+		     const struct fl_agent_esp32_config *app, int n_keys,
+		     int n_roots)
 {
 	memset(c, 0, sizeof(*c));
 	c->slots = &s.slots;
 	c->crypto = &fl_crypto_mbedtls;
-	c->keys = s.keys;
+	c->keys = n_keys > 0 ? s.keys : NULL;
 	c->n_keys = (unsigned)n_keys;
+	c->roots = n_roots > 0 ? s.roots : NULL;
+	c->n_roots = (unsigned)n_roots;
 	if (CONFIG_FL_AGENT_ROLLBACK_KEY_INDEX >= 0) {
 		if (CONFIG_FL_AGENT_ROLLBACK_KEY_INDEX >= n_keys)
 			return FL_EINVAL;
@@ -395,7 +399,7 @@ int fl_agent_esp32_start(const struct fl_agent_esp32_config *cfg)
 	struct fl_agent_config ac;
 	struct fl_area store;
 	const char *uri = CONFIG_FL_AGENT_BROKER_URI;
-	int rc, n_keys;
+	int rc, n_keys, n_roots;
 
 	if (atomic_exchange(&s.is_started, true))
 		return FL_ESTATE;
@@ -405,14 +409,15 @@ int fl_agent_esp32_start(const struct fl_agent_esp32_config *cfg)
 		return rc;
 	if (fl_esp32_device_init(&s.dev, cfg ? &cfg->hooks : NULL) != 0)
 		ESP_LOGW(TAG, "crash counter unavailable: reported as 0");
-	n_keys = fl_esp32_keys_load(s.keys, &fl_crypto_mbedtls);
-	if (n_keys < 0)
-		return n_keys;
+	rc = fl_esp32_keys_load(s.keys, &n_keys, s.roots, &n_roots,
+				&fl_crypto_mbedtls);
+	if (rc != 0)
+		return rc;
 	if ((rc = open_flash(&sc, &store)) != 0) {
 		ESP_LOGE(TAG, "slots: %s", fl_strerror(rc));
 		return rc;
 	}
-	if ((rc = configure(&ac, cfg, n_keys)) != 0)
+	if ((rc = configure(&ac, cfg, n_keys, n_roots)) != 0)
 		return rc;
 	s.queue = xQueueCreateStatic(FL_ESP32_QUEUE_DEPTH,
 				     sizeof(struct fl_esp32_event),

@@ -158,12 +158,17 @@ int fl_esp32_device_init(struct fl_esp32_device *d,
 
 /* ---- keys (keys.c) ---------------------------------------------------- */
 
-#define FL_ESP32_KEYS_MAX 4
+#define FL_ESP32_KEYS_MAX  4
+#define FL_ESP32_ROOTS_MAX 4
 
-/* Parses the embedded PEM file into keys (P-256 public points and their
- * ids). Returns the number of keys (>= 1) or FL_EINVAL. */
+/* Parses the embedded PEM files into keys (the trusted signing keys) and
+ * roots (the root keys), P-256 public points and their ids, and sets
+ * *n_keys and *n_roots. Either file may hold none, not both; a key twice
+ * in one file is refused. Returns 0 or FL_EINVAL. */
 int fl_esp32_keys_load(struct fl_manifest_key keys[FL_ESP32_KEYS_MAX],
-		       const struct fl_crypto_ops *crypto);
+		       int *n_keys,
+		       struct fl_manifest_key roots[FL_ESP32_ROOTS_MAX],
+		       int *n_roots, const struct fl_crypto_ops *crypto);
 
 /* ---- the agent task (agent_task.c) ------------------------------------ */
 

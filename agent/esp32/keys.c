@@ -1,8 +1,12 @@
 /*
- * keys.c -- the trusted manifest keys: the PEM file named by
- * CONFIG_FL_AGENT_TRUSTED_KEYS_FILE, embedded in the firmware at build
- * time (CMakeLists.txt copies it to fl_trusted_keys.pem, so the linker
- * symbols do not depend on its name), read at start.
+ * keys.c -- the trusted manifest keys and the root keys: the PEM files
+ * named by CONFIG_FL_AGENT_TRUSTED_KEYS_FILE (signing keys trusted
+ * directly, envelope 1) and CONFIG_FL_AGENT_ROOT_KEYS_FILE (root keys
+ * that certify signing keys, envelope 2; docs/formats.md), embedded in the
+ * firmware at build time (CMakeLists.txt copies them to
+ * fl_trusted_keys.pem and fl_root_keys.pem, an empty file for one not
+ * configured, so the linker symbols do not depend on their names), read
+ * at start.
  *
  * Method: each "-----BEGIN PUBLIC KEY-----" block is parsed by Mbed TLS
  * (mbedtls_pk_parse_public_key) and written back as DER
@@ -27,6 +31,8 @@
 
 extern const char keys_start[] asm("_binary_fl_trusted_keys_pem_start");
 extern const char keys_end[] asm("_binary_fl_trusted_keys_pem_end");
+extern const char roots_start[] asm("_binary_fl_root_keys_pem_start");
+extern const char roots_end[] asm("_binary_fl_root_keys_pem_end");
 
 static const char *TAG = FL_ESP32_TAG;
 
@@ -62,11 +68,13 @@ out:
 	return rc;
 }
 
-int fl_esp32_keys_load(struct fl_manifest_key keys[FL_ESP32_KEYS_MAX],
-		       const struct fl_crypto_ops *crypto)
+/* Every PEM block of the embedded file [p, end) into keys[0, max).
+ * Returns the number of keys (0 for a file without any) or FL_EINVAL. */
+static int load(struct fl_manifest_key *keys, int max, const char *p,
+		const char *end, const char *what,
+		const struct fl_crypto_ops *crypto)
 {
 	static char pem[PEM_MAX];
-	const char *p = keys_start, *end = keys_end;
 	int n = 0;
 
 	/* TEXT embedding adds a NUL after the file: do not count it. */
@@ -83,26 +91,51 @@ int fl_esp32_keys_load(struct fl_manifest_key keys[FL_ESP32_KEYS_MAX],
 			return FL_EINVAL;
 		e += strlen(PEM_END);
 		len = (size_t)(e - b);
-		if (n == FL_ESP32_KEYS_MAX || len >= sizeof(pem)) {
-			ESP_LOGE(TAG,
-				 "keys: more than %d keys, or one too long",
-				 FL_ESP32_KEYS_MAX);
+		if (n == max || len >= sizeof(pem)) {
+			ESP_LOGE(TAG, "%s: more than %d keys, or one too long",
+				 what, max);
 			return FL_EINVAL;
 		}
 		memcpy(pem, b, len);
 		pem[len] = '\0';
 		if (parse_one(&keys[n], pem, len, crypto) != 0) {
-			ESP_LOGE(TAG, "keys: key %d is not a P-256 public key",
-				 n);
+			ESP_LOGE(TAG, "%s: key %d is not a P-256 public key",
+				 what, n);
 			return FL_EINVAL;
+		}
+		for (int i = 0; i < n; i++) {
+			if (memcmp(keys[i].kid, keys[n].kid,
+				   FL_MANIFEST_KID_BYTES) == 0) {
+				ESP_LOGE(TAG, "%s: key %d is key %d again",
+					 what, n, i);
+				return FL_EINVAL;
+			}
 		}
 		n++;
 		p = e;
 	}
-	if (n == 0) {
-		ESP_LOGE(TAG, "keys: no \"%s\" in the trusted keys file",
+	return n;
+}
+
+int fl_esp32_keys_load(struct fl_manifest_key keys[FL_ESP32_KEYS_MAX],
+		       int *n_keys,
+		       struct fl_manifest_key roots[FL_ESP32_ROOTS_MAX],
+		       int *n_roots, const struct fl_crypto_ops *crypto)
+{
+	*n_keys = load(keys, FL_ESP32_KEYS_MAX, keys_start, keys_end, "keys",
+		       crypto);
+	if (*n_keys < 0)
+		return *n_keys;
+	*n_roots = load(roots, FL_ESP32_ROOTS_MAX, roots_start, roots_end,
+			"roots", crypto);
+	if (*n_roots < 0)
+		return *n_roots;
+	if (*n_keys + *n_roots == 0) {
+		ESP_LOGE(TAG,
+			 "keys: no \"%s\" in the trusted keys file nor in "
+			 "the root keys file",
 			 PEM_BEGIN);
 		return FL_EINVAL;
 	}
-	return n;
+	return 0;
 }

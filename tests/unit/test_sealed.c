@@ -1028,8 +1028,56 @@ static void test_sealed__power_cut_sweep_resumes_from_a_chunk(void **state)
 	assert_true(resumed > 0);
 }
 
+#ifdef FL_TEST_SEALED_NONE
+/* The agent built without encrypted images (agent/core/noseal/
+ * sealed_none.c in place of sealed.c, as agent/esp32 builds it;
+ * test_sealed_none): an encrypted offer is refused unsupported_package
+ * (encryption) although the device has the wrap key, nothing is
+ * downloaded or written, and a plain image still installs and commits. */
+static void test_sealed__agent_without_encryption_refuses(void **state)
+{
+	struct sealed *s = sealed_new(&fx_layouts[0], FL_SEAL_ZIP_NONE);
+	struct fx *f = s->f;
+	uint8_t *before = snapshot(f);
+	struct fl_cmd c;
+	const struct fl_status *st;
+
+	(void)state;
+	assert_int_equal(sealed_offer(s, 30, &s->dev.k, DEV_NAME, NULL, 0, &c),
+			 0);
+	st = fx_last(f, 30);
+	assert_non_null(st);
+	assert_int_equal(st->result, FL_RESULT_UNSUPPORTED_PACKAGE);
+	assert_string_equal(st->reason, "encryption");
+	assert_int_equal(f->run->agent.st.last_job, 0);
+	assert_int_equal(fx_run_for(f, 60000), 0);
+	assert_int_equal(f->w.bytes_served, 0);
+	assert_memory_equal(before, f->dev.mem, f->lay->geom.size_bytes);
+	assert_nothing_bootable(s, 30, FL_RESULT_UNSUPPORTED_PACKAGE,
+				"encryption");
+	free(before);
+	assert_int_equal(fx_connect(f), 0);
+	assert_int_equal(fx_offer(f, 31, 1, 2, &c), 0);
+	assert_int_equal(fx_run_for(f, 60000), 0);
+	assert_true(f->w.reboot_requested);
+	assert_int_equal(fx_power_on(f, NULL, FL_RESET_SOFTWARE), 0);
+	assert_int_equal(fx_connect(f), 0);
+	assert_int_equal(fx_run_for(f, 60000), 0);
+	st = fx_last(f, 31);
+	assert_non_null(st);
+	assert_int_equal(st->result, FL_RESULT_SUCCESS);
+	assert_string_equal(fx_running(f), "2.0.0");
+	sealed_free(s);
+}
+#endif
+
 int main(void)
 {
+#ifdef FL_TEST_SEALED_NONE
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sealed__agent_without_encryption_refuses),
+	};
+#else
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sealed__gcm_vector_both_ports),
 		cmocka_unit_test(test_sealed__ecdh_vector_both_ports),
@@ -1050,6 +1098,7 @@ int main(void)
 		cmocka_unit_test(
 			test_sealed__power_cut_sweep_resumes_from_a_chunk),
 	};
+#endif
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
