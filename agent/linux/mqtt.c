@@ -93,6 +93,9 @@ struct fl_mqtt_dev {
 	struct mosquitto *mosq;
 	struct fl_mqtt_tls *tls; /* shared; NULL: none or libmosquitto's */
 	struct fl_agent *agent;
+	int (*on_cmd)(void *ctx, struct fl_agent *agent,
+		      const struct fl_cmd *cmd);
+	void *on_cmd_ctx;
 	enum state state;
 	bool has_connected; /* connect_bind_async done once: reconnect */
 	int fd;		    /* registered with the loop; -1 none */
@@ -580,7 +583,9 @@ static void on_message(struct mosquitto *m, void *obj,
 		fl_linux__log(FL_LOG_INFO, d->id, "cmd: %s job %u",
 			      fl_cmd_type_name(d->cmd.type),
 			      (unsigned)d->cmd.job);
-		rc = fl_agent_on_cmd(d->agent, &d->cmd);
+		rc = d->on_cmd != NULL
+			     ? d->on_cmd(d->on_cmd_ctx, d->agent, &d->cmd)
+			     : fl_agent_on_cmd(d->agent, &d->cmd);
 	}
 	if (rc != 0)
 		fl_linux__log(FL_LOG_ERROR, d->id, "agent: command: %s",
@@ -736,6 +741,8 @@ int fl_mqtt_dev_new(struct fl_mqtt_dev **out, struct fl_loop *loop,
 	if (cfg->agent_version != NULL)
 		(void)fl_strlcpy(d->agent_version, cfg->agent_version,
 				 sizeof(d->agent_version));
+	d->on_cmd = cfg->on_cmd;
+	d->on_cmd_ctx = cfg->on_cmd_ctx;
 	d->port = cfg->port != 0 ? cfg->port
 				 : (cfg->cafile || cfg->tls ? 8883 : 1883);
 	d->keepalive_s =

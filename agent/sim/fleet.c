@@ -41,26 +41,46 @@
  *                 reason power_on, and resumes;
  *   --rate        every download is limited to that many bytes per second.
  *
+ * Encrypted images go through agent/core's own path (unwrap, authenticate,
+ * decrypt, decompress, write) on every device. Each device's wrap key is
+ * read from WRAPDIR/ID.wrap.pem only around a command that carries a key
+ * (the MQTT session hands commands to on_cmd), into the one slot of the
+ * fleet's key table that the agent of every device with a key file points
+ * at, and wiped when the agent returns; the groups' keys sit after it,
+ * once per process. Whether the file exists is looked up at power-on,
+ * which fixes how many keys the agent has, as a device's configuration
+ * would. Of the buffers an encrypted download needs, the record buffer is
+ * a device's own (a record arrives in pieces, between which other devices
+ * run) and exists only while its job waits or downloads; the plaintext
+ * buffer and the zstd context are the process's, since a chunk is
+ * decompressed and written within one call.
+ *
  * Memory: an idle device holds struct simdev, struct simrun (the agent is
  * most of it), its MQTT session and libmosquitto's client, and the flash
  * pages it alone has written (records and the store, trimmed); images are
- * shared by the pool. bench/bench_sim_idle measures it.
+ * shared by the pool, decrypted ones too (the pool shares erase units by
+ * content). No key and no buffer of encrypted images stays with an idle
+ * device. bench/bench_sim_idle measures it.
  */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <mosquitto.h>
+#include <openssl/crypto.h>
 
 #include "fl/agent_linux.h"
 #include "fl/bytes.h"
 #include "fl/crypto_openssl.h"
 #include "fl/err.h"
 #include "fl/flash_shared.h"
+#include "fl/seal_openssl.h"
 #include "fl/simdev.h"
+#include "fl/unzip_zstd.h"
 #include "sim.h"
 
 #define ERASE_BYTES   4096u
@@ -105,6 +125,9 @@ struct simrun {
 	struct fl_agent_transport mqtt_tp;
 	struct fl_curl_dl *dl;
 	struct fl_agent_downloader dl_port;
+	struct fl_agent_seal_bufs seal; /* rec: while a job waits or
+					   downloads; plain: the fleet's */
+	bool has_wrap_key;		/* WRAPDIR/ID.wrap.pem at power-on */
 	char id[FL_DEVICE_ID_MAX];
 };
 
@@ -135,6 +158,13 @@ struct fleet {
 	struct fl_shflash tmpl; /* the factory device every device clones */
 	struct fl_simdev_layout lay;
 	struct fl_slots scratch; /* the boot loader's working memory */
+	/* Encrypted images: [0] the device whose command is being handled
+	 * (zero otherwise), then the groups'; the zstd port and one chunk of
+	 * plaintext for everyone. */
+	struct fl_wrap_key wrap[1 + SIM_GROUPS_MAX];
+	bool can_unseal; /* a wrap key folder or groups */
+	struct fl_unzip_zstd *unzip;
+	uint8_t *plain;
 	struct simdev *dev;
 	uint32_t first, n, next_on;
 	struct fl_loop_timer ramp_t, progress_t, end_t;
@@ -394,6 +424,97 @@ static const struct fl_agent_device_ops sim_device_ops = {
 	FL_AGENT_PORT_VERSION, "fleet-sim", dev_facts, dev_health, dev_reboot,
 };
 
+/* ---- encrypted images ---------------------------------------------------- */
+
+/* WRAPDIR/ID.wrap.pem; false if it does not fit. */
+static bool wrap_path(const struct simdev *d, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/%s.wrap.pem", d->fleet->o->wrapdir,
+			 d->run->id);
+
+	return n > 0 && (size_t)n < size;
+}
+
+/* The record buffer of an encrypted download exists while the device's
+ * job waits or downloads: the agent takes it when a transfer starts and
+ * keeps a record in it between the pieces of the body. Otherwise it is
+ * given back (the agent has then ended its use: fl_agent__seal_reset). */
+static void seal_bufs(struct simdev *d)
+{
+	struct simrun *r = d->run;
+	struct fl_agent_info info;
+	bool is_needed;
+
+	if (!r->has_wrap_key && d->fleet->o->n_groups == 0)
+		return;
+	fl_agent_info(&r->agent, &info);
+	is_needed = info.phase == FL_AGENT_WAITING ||
+		    info.phase == FL_AGENT_DOWNLOADING;
+	if (is_needed && r->seal.rec == NULL) {
+		uint32_t n = FL_SEAL_BUF_BYTES(d->fleet->o->chunk_max);
+
+		r->seal.rec = malloc(n);
+		if (r->seal.rec == NULL) {
+			log_dev(d, "encryption buffer", FL_ENOMEM);
+			return;
+		}
+		r->seal.rec_bytes = n;
+	} else if (!is_needed && r->seal.rec != NULL) {
+		free(r->seal.rec);
+		r->seal.rec = NULL;
+		r->seal.rec_bytes = 0;
+	}
+}
+
+/* Every command of a device's session comes here. One that carries a
+ * key is handled with the device's own wrap key read from its file into
+ * the fleet's table (a file that cannot be read leaves the slot zero: the
+ * key then opens as wrapped for another device), wiped when the agent
+ * returns. */
+static int on_cmd(void *ctx, struct fl_agent *agent, const struct fl_cmd *cmd)
+{
+	struct simdev *d = ctx;
+	struct fleet *f = d->fleet;
+	struct simrun *r = d->run;
+	bool is_keyed = cmd->has_key && r->has_wrap_key;
+	char path[4096];
+	int rc;
+
+	if (is_keyed) {
+		struct fl_seal_diag diag;
+
+		memset(&diag, 0, sizeof(diag));
+		rc = wrap_path(d, path, sizeof(path))
+			     ? fl_seal_wrap_key_load(&f->wrap[0], path, r->id,
+						     &diag)
+			     : FL_EINVAL;
+		if (rc != 0)
+			fprintf(stderr, "fleet-sim: %s: wrap key: %s\n", r->id,
+				diag.msg[0] != '\0' ? diag.msg
+						    : fl_strerror(rc));
+	}
+	rc = fl_agent_on_cmd(agent, cmd);
+	if (is_keyed)
+		OPENSSL_cleanse(&f->wrap[0], sizeof(f->wrap[0]));
+	seal_bufs(d);
+	return rc;
+}
+
+/* The process's share: the groups' keys, the zstd port, one chunk of
+ * plaintext. */
+static int make_unseal(struct fleet *f)
+{
+	const struct sim_options *o = f->o;
+
+	memcpy(&f->wrap[1], o->groups, o->n_groups * sizeof(o->groups[0]));
+	f->plain = malloc(o->chunk_max);
+	if (f->plain == NULL || fl_unzip_zstd_new(&f->unzip) != 0) {
+		fprintf(stderr, "fleet-sim: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- power --------------------------------------------------------------- */
 
 static int session_new(struct simdev *d)
@@ -412,6 +533,8 @@ static int session_new(struct simdev *d)
 	mc.keepalive_s = o->keepalive_s;
 	mc.seed = (uint32_t)dev_rand(d, SALT_NET - 1) | 1u;
 	mc.agent_version = AGENT_VERSION;
+	mc.on_cmd = on_cmd;
+	mc.on_cmd_ctx = d;
 	rc = fl_mqtt_dev_new(&r->mqtt, d->fleet->loop, &mc);
 	if (rc != 0)
 		return rc;
@@ -460,13 +583,15 @@ static void power_off(struct simdev *d, bool is_clean)
 		fl_curl_dl_free(r->dl);
 	}
 	session_free(d, is_clean);
+	free(r->seal.rec);
 	free(r);
 	d->run = NULL;
 }
 
 static void agent_config(struct simdev *d, struct fl_agent_config *c)
 {
-	const struct sim_options *o = d->fleet->o;
+	struct fleet *f = d->fleet;
+	const struct sim_options *o = f->o;
 	struct simrun *r = d->run;
 
 	memset(c, 0, sizeof(*c));
@@ -492,6 +617,18 @@ static void agent_config(struct simdev *d, struct fl_agent_config *c)
 	c->labels = o->labels;
 	c->n_labels = o->n_labels;
 	c->health_interval_s = o->health_interval_s;
+	if (f->can_unseal) {
+		/* As fleet-agent's encryption section: its own key first,
+		 * then the groups'. */
+		c->device_id = r->id;
+		c->wrap_keys = r->has_wrap_key ? &f->wrap[0] : &f->wrap[1];
+		c->n_wrap_keys = (r->has_wrap_key ? 1u : 0u) + o->n_groups;
+		c->unzip = fl_unzip_zstd_port(f->unzip);
+		c->seal_chunk_max = o->chunk_max;
+		r->seal.plain = f->plain;
+		r->seal.plain_bytes = o->chunk_max;
+		c->seal_bufs = &r->seal;
+	}
 }
 
 /* A flaky device stays online 0.5 to 1.5 times --offline-period, then
@@ -542,6 +679,12 @@ static void power_on(struct simdev *d)
 	d->has_booted = true;
 	d->is_net_down = false;
 	snprintf(r->id, sizeof(r->id), "%s-%06" PRIu32, o->prefix, d->idx + 1);
+	if (f->can_unseal && o->wrapdir != NULL) {
+		char path[4096];
+
+		r->has_wrap_key = wrap_path(d, path, sizeof(path)) &&
+				  access(path, F_OK) == 0;
+	}
 	if (!(d->flags & DEV_NEVER_ONLINE)) {
 		rc = session_new(d);
 		if (rc != 0)
@@ -622,7 +765,9 @@ static void on_poll(void *ctx)
 
 	if (d->run == NULL)
 		return;
+	seal_bufs(d);
 	rc = fl_agent_poll(&d->run->agent, &next);
+	seal_bufs(d);
 	if (rc != 0 && rc != FL_EPOWER && !d->is_halted) {
 		d->is_halted = true;
 		log_dev(d, "agent halted", rc);
@@ -821,7 +966,9 @@ int sim_fleet_run(const struct sim_options *o, uint32_t first, uint32_t n,
 			o->cafile);
 		goto out;
 	}
-	if (make_template(f) != 0 || make_devices(f) != 0)
+	f->can_unseal = o->wrapdir != NULL || o->n_groups > 0;
+	if ((f->can_unseal && make_unseal(f) != 0) || make_template(f) != 0 ||
+	    make_devices(f) != 0)
 		goto out;
 	f->start_ms = now_ms();
 	fl_loop_timer_init(&f->ramp_t, on_ramp, f);
@@ -849,6 +996,9 @@ out:
 	free(f->dev);
 	fl_shflash_release(&f->tmpl);
 	fl_shpool_free(f->pool);
+	OPENSSL_cleanse(f->wrap, sizeof(f->wrap));
+	fl_unzip_zstd_free(f->unzip);
+	free(f->plain);
 	fl_curl_free(f->curl);
 	fl_mqtt_tls_free(f->tls);
 	if (f->loop != NULL) {

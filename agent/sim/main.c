@@ -5,8 +5,9 @@
  *
  *   fleet-sim --broker URL --count N [--prefix P] [--model M]
  *             [--labels k=v,...] [--tz TZ] [--version V] [--image FILE]
- *             [--key FILE]... [--root-key FILE]... [--bad-version V]...
- *             [--fail-rate P]
+ *             [--key FILE]... [--root-key FILE]... [--wrap-keys DIR]
+ *             [--wrap-group NAME=FILE]... [--chunk-max N]
+ *             [--bad-version V]... [--fail-rate P]
  *             [--offline-rate P] [--power-cut-rate P] [--rate BYTES_PER_S]
  *             [--seed S] [--duration S] [--progress] [--json] ...
  *
@@ -31,17 +32,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "fl/bytes.h"
 #include "fl/crypto_openssl.h"
+#include "fl/err.h"
 #include "fl/proto.h"
+#include "fl/seal_openssl.h"
 #include "sim.h"
 
 #define EXIT_FAIL   1
@@ -67,6 +72,15 @@ static const char USAGE[] =
 	"  --root-key FILE     trusted root key: certifies signing keys "
 	"(envelope 2);\n"
 	"                      repeatable\n"
+	"  --wrap-keys DIR     encrypted images: each device's wrap key "
+	"DIR/ID.wrap.pem,\n"
+	"                      read at each offer that carries a key [--certs "
+	"DIR]\n"
+	"  --wrap-group NAME=FILE  a group's wrap key (PEM) every device "
+	"holds;\n"
+	"                      repeatable, at most 7\n"
+	"  --chunk-max N       largest chunk of an encrypted image taken "
+	"[16384]\n"
 	"  --trial-tries N     boots granted to a trial [1]\n"
 	"  --health-interval S health reports [60]\n"
 	"faults (reproducible with --seed S):\n"
@@ -83,7 +97,8 @@ static const char USAGE[] =
 	"downloads)\n"
 	"  --certs DIR         device certificates DIR/ID.crt, DIR/ID.key "
 	"(mqtts://;\n"
-	"                      fleetd pki devices makes them)\n"
+	"                      fleetd pki devices makes them), and "
+	"DIR/ID.wrap.pem\n"
 	"  --keepalive S       MQTT keep-alive [120]\n"
 	"  --connect-rate N    devices powered on per second [1000]\n"
 	"  --per-process N     devices per worker process [5000]\n"
@@ -326,6 +341,48 @@ static int load_key(const char *path, struct fl_manifest_key *key)
 	return rc;
 }
 
+/* --wrap-group NAME=FILE: a group's wrap key (a P-256 private key, PEM),
+ * held by every device; names and keys are each their own. */
+static int load_group(struct sim_options *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[FL_WRAP_NAME_MAX];
+	struct fl_wrap_key *k;
+	struct fl_seal_diag d;
+	size_t n;
+	int rc;
+
+	if (o->n_groups == SIM_GROUPS_MAX)
+		return usage("--wrap-group: at most %d", SIM_GROUPS_MAX);
+	n = eq != NULL ? (size_t)(eq - arg) : 0;
+	if (n == 0 || n >= sizeof(name) || eq[1] == '\0')
+		return usage("--wrap-group: NAME=FILE");
+	memcpy(name, arg, n);
+	name[n] = '\0';
+	if (!is_ident(name, sizeof(name)))
+		return usage("--wrap-group: %s: a name of [A-Za-z0-9._-], at "
+			     "most %d",
+			     name, FL_WRAP_NAME_MAX - 1);
+	for (unsigned i = 0; i < o->n_groups; i++)
+		if (strcmp(o->groups[i].name, name) == 0)
+			return usage("--wrap-group: %s: given twice", name);
+	k = &o->groups[o->n_groups];
+	memset(&d, 0, sizeof(d));
+	rc = fl_seal_wrap_key_load(k, eq + 1, name, &d);
+	if (rc != 0)
+		return fail("--wrap-group: %s",
+			    d.msg[0] != '\0' ? d.msg : fl_strerror(rc));
+	for (unsigned i = 0; i < o->n_groups; i++)
+		if (memcmp(o->groups[i].kid, k->kid, FL_WRAP_KID_BYTES) == 0) {
+			OPENSSL_cleanse(k, sizeof(*k));
+			return fail("--wrap-group: %s: the same key as "
+				    "group %s's: each group has its own",
+				    eq + 1, o->groups[i].name);
+		}
+	o->n_groups++;
+	return 0;
+}
+
 /* The generated factory image: bytes from the version string, so that
  * the same version gives the same image in every run. */
 static int make_image(struct sim_options *o, uint32_t len)
@@ -361,6 +418,9 @@ enum {
 	OPT_SLOT_SIZE,
 	OPT_KEY,
 	OPT_ROOT_KEY,
+	OPT_WRAP_KEYS,
+	OPT_WRAP_GROUP,
+	OPT_CHUNK_MAX,
 	OPT_TRIAL_TRIES,
 	OPT_HEALTH_INTERVAL,
 	OPT_BAD_VERSION,
@@ -399,6 +459,9 @@ static const struct option LONG_OPTS[] = {
 	{"slot-size", required_argument, NULL, OPT_SLOT_SIZE},
 	{"key", required_argument, NULL, OPT_KEY},
 	{"root-key", required_argument, NULL, OPT_ROOT_KEY},
+	{"wrap-keys", required_argument, NULL, OPT_WRAP_KEYS},
+	{"wrap-group", required_argument, NULL, OPT_WRAP_GROUP},
+	{"chunk-max", required_argument, NULL, OPT_CHUNK_MAX},
 	{"trial-tries", required_argument, NULL, OPT_TRIAL_TRIES},
 	{"health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL},
 	{"bad-version", required_argument, NULL, OPT_BAD_VERSION},
@@ -447,6 +510,7 @@ static int parse_args(struct sim_options *o, int argc, char **argv)
 	o->keepalive_s = 120;
 	o->connect_per_s = 1000;
 	o->per_process = 5000;
+	o->chunk_max = 4u * FL_SEAL_CHUNK_MIN;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", LONG_OPTS, NULL)) != -1) {
 		switch (c) {
@@ -511,6 +575,22 @@ static int parse_args(struct sim_options *o, int argc, char **argv)
 			if (rc != 0)
 				return rc;
 			o->n_roots++;
+			break;
+		case OPT_WRAP_KEYS: o->wrapdir = optarg; break;
+		case OPT_WRAP_GROUP:
+			rc = load_group(o, optarg);
+			if (rc != 0)
+				return rc;
+			break;
+		case OPT_CHUNK_MAX:
+			if (parse_u32(optarg, FL_SEAL_CHUNK_MIN,
+				      FL_SEAL_CHUNK_MAX, &o->chunk_max) ||
+			    o->chunk_max % FL_SEAL_CHUNK_MIN != 0)
+				return usage("--chunk-max: a multiple of %u "
+					     "from %u to %u",
+					     FL_SEAL_CHUNK_MIN,
+					     FL_SEAL_CHUNK_MIN,
+					     FL_SEAL_CHUNK_MAX);
 			break;
 		case OPT_TRIAL_TRIES:
 			if (parse_u32(optarg, 1, 255, &u32))
@@ -610,6 +690,18 @@ static int parse_args(struct sim_options *o, int argc, char **argv)
 		return usage("mqtts:// needs --cafile");
 	if (o->certdir != NULL && !o->is_tls)
 		return usage("--certs needs an mqtts:// broker");
+	if (o->wrapdir != NULL) {
+		struct stat sb;
+
+		if (stat(o->wrapdir, &sb) != 0)
+			return fail("--wrap-keys: %s: %s", o->wrapdir,
+				    strerror(errno));
+		if (!S_ISDIR(sb.st_mode))
+			return fail("--wrap-keys: %s: not a folder",
+				    o->wrapdir);
+	} else {
+		o->wrapdir = o->certdir;
+	}
 	{
 		char id[FL_DEVICE_ID_MAX + 16];
 
@@ -903,6 +995,7 @@ int main(int argc, char **argv)
 	n_workers = (unsigned)((o.count + per - 1) / per);
 	if (n_workers > WORKERS_MAX) {
 		free(o.image);
+		OPENSSL_cleanse(o.groups, sizeof(o.groups));
 		return fail("%" PRIu32 " devices need %u processes (at most "
 			    "%d): raise --per-process or the file limit",
 			    o.count, n_workers, WORKERS_MAX);
@@ -917,5 +1010,6 @@ int main(int argc, char **argv)
 		rc = run_workers(&o, n_workers);
 	}
 	free(o.image);
+	OPENSSL_cleanse(o.groups, sizeof(o.groups));
 	return rc;
 }

@@ -20,8 +20,10 @@
 #include <stdio.h>
 
 #include "fl/proto.h"
+#include "fl/seal.h"
 
 #define SIM_KEYS_MAX	 4
+#define SIM_GROUPS_MAX	 7 /* fleet-agent's limit: its own key and 7 */
 #define SIM_BAD_MAX	 8
 #define SIM_VERSIONS_MAX 32 /* distinct versions counted by name */
 #define SIM_RESULTS	 64 /* result codes of proto.h are below this */
@@ -56,6 +58,12 @@ struct sim_options {
 	struct fl_manifest_key roots[SIM_KEYS_MAX]; /* certify signing keys */
 	unsigned n_roots;
 	uint32_t health_interval_s;
+	/* encrypted images: DIR/ID.wrap.pem, read at each offer that carries
+	 * a key (NULL: none), and the groups' keys every device holds */
+	const char *wrapdir;
+	struct fl_wrap_key groups[SIM_GROUPS_MAX];
+	unsigned n_groups;
+	uint32_t chunk_max; /* the largest chunk taken (the agent's default) */
 	/* faults */
 	const char *bad_versions[SIM_BAD_MAX];
 	unsigned n_bad;

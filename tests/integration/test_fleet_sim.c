@@ -16,6 +16,18 @@
  * summary fleet-sim prints on SIGTERM agrees. A second fleet of 20
  * devices, each taking a power cut during its install over a slow link,
  * still ends committed on 2.0.0.
+ *
+ * Encrypted images: a container made with `fleet-manifest seal`, its
+ * manifest signed with `sign --sealed`, the content key wrapped with
+ * `fleet-manifest wrap` for each device (its wrap key in --wrap-keys DIR
+ * as ID.wrap.pem) and sent in each offer's "key". Devices with their own
+ * key install and commit 4.0.0; a key wrapped for another device, an offer
+ * without a key and a device without a key file are refused
+ * (unsupported_package: not_for_this_device, no_key, encryption) with
+ * nothing written to slot B. A second fleet holds only a group's key
+ * (--wrap-group), every device cut during its install over a slow link:
+ * all commit 4.0.0, and the bytes downloaded stay close to the container
+ * size per device (resumed at chunk boundaries, not from 0).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +61,8 @@
 #define WAIT_S	  60
 #define N_MAIN	  30
 #define N_CUTS	  20
+#define N_ENC	  8 /* e-000001..7 have a wrap key; e-000008 none */
+#define N_GROUP	  12
 #define MODEL	  "acme-gw-2"
 
 static const char *fleet_sim_bin, *manifest_bin;
@@ -192,6 +206,42 @@ static void write_image(const char *name, size_t len, uint32_t seed)
 	free(d);
 }
 
+/* An image whose first half is random and second half repeats: zstd
+ * shrinks half of it. */
+static void write_half_image(const char *name, size_t len, uint32_t seed)
+{
+	char path[512];
+	FILE *f;
+
+	write_image(name, len / 2, seed);
+	path_of(path, sizeof(path), name);
+	f = fopen(path, "ab");
+	assert_non_null(f);
+	for (size_t i = len / 2; i < len; i++)
+		assert_int_not_equal(fputc((int)(i % 251), f), EOF);
+	fclose(f);
+}
+
+/* fleet-manifest seal: IMAGE into IMAGE's name with .flec, its content
+ * key in .key; chunks of 16 KiB, zstd. */
+static void seal_image(const char *version)
+{
+	char img[512], out[512], key[512];
+	const char *argv[] = {manifest_bin, "seal", "--in",	 img,
+			      "--out",	    out,    "--key-out", key,
+			      "--zip",	    "zstd", "--chunk",	 "16384",
+			      NULL};
+	char name[64];
+
+	snprintf(name, sizeof(name), "fw-%s.bin", version);
+	path_of(img, sizeof(img), name);
+	snprintf(name, sizeof(name), "fw-%s.flec", version);
+	path_of(out, sizeof(out), name);
+	snprintf(name, sizeof(name), "fw-%s.key", version);
+	path_of(key, sizeof(key), name);
+	assert_int_equal(run(argv, "/dev/null"), 0);
+}
+
 /* ---- the HTTP server: files of tmp, Range and If-Range ------------------- */
 
 struct file {
@@ -206,6 +256,9 @@ static struct file files[MAX_FILES];
 static unsigned n_files;
 static pthread_mutex_t http_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t http_bytes; /* body bytes sent, under http_lock */
+#define RANGES_MAX 256
+static unsigned long long ranges[RANGES_MAX]; /* .flec Range starts */
+static unsigned n_ranges;		      /* under http_lock */
 
 static void serve_file(const char *name)
 {
@@ -287,6 +340,9 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c,
 	}
 	pthread_mutex_lock(&http_lock);
 	http_bytes += f->len - from;
+	if (from > 0 && strstr(f->name, ".flec") != NULL &&
+	    n_ranges < RANGES_MAX)
+		ranges[n_ranges++] = from;
 	pthread_mutex_unlock(&http_lock);
 	rc = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
@@ -314,19 +370,21 @@ struct devview {
 
 static struct mosquitto *obs;
 static pthread_mutex_t obs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct devview view[2][MAX_DEV]; /* [0] "t-", [1] "p-" */
+static const char FLEETS[] = "tpeg"; /* view[i]: ids FLEETS[i]-NNNNNN */
+static struct devview view[4][MAX_DEV];
 
 static struct devview *view_of(const char *id)
 {
 	const char *dash = strrchr(id, '-');
+	const char *f = id[0] != '\0' ? strchr(FLEETS, id[0]) : NULL;
 	long i;
 
-	if (dash == NULL || dash - id != 1 || (id[0] != 't' && id[0] != 'p'))
+	if (dash == NULL || dash - id != 1 || f == NULL)
 		return NULL;
 	i = strtol(dash + 1, NULL, 10);
 	if (i < 1 || i > MAX_DEV)
 		return NULL;
-	return &view[id[0] == 'p'][i - 1];
+	return &view[f - FLEETS][i - 1];
 }
 
 static void on_obs_message(struct mosquitto *m, void *obj,
@@ -376,18 +434,18 @@ static const char *running(const struct fl_reported *r)
 	return "";
 }
 
-/* Waits until every device of fleet f (n devices) reports version and,
- * with job != 0, that job finished with result. */
-static void wait_all(int f, unsigned n, const char *version, uint32_t job,
-		     int result)
+/* Waits until devices [first, last] of fleet f report version and, with
+ * job != 0, that job finished with result. */
+static void wait_range(int f, unsigned first, unsigned last,
+		       const char *version, uint32_t job, int result)
 {
 	time_t end = time(NULL) + WAIT_S;
-	unsigned ok = 0;
+	unsigned ok = 0, n = last - first + 1;
 
 	for (;;) {
 		ok = 0;
 		pthread_mutex_lock(&obs_lock);
-		for (unsigned i = 0; i < n; i++) {
+		for (unsigned i = first - 1; i < last; i++) {
 			const struct devview *v = &view[f][i];
 
 			if (v->has_reported &&
@@ -404,7 +462,7 @@ static void wait_all(int f, unsigned n, const char *version, uint32_t job,
 	}
 	if (ok != n) {
 		pthread_mutex_lock(&obs_lock);
-		for (unsigned i = 0; i < n; i++) {
+		for (unsigned i = first - 1; i < last; i++) {
 			const struct devview *v = &view[f][i];
 
 			print_message("dev %u: %s job %u state %d result %d "
@@ -418,6 +476,44 @@ static void wait_all(int f, unsigned n, const char *version, uint32_t job,
 		pthread_mutex_unlock(&obs_lock);
 	}
 	assert_int_equal(ok, n);
+}
+
+/* Waits until every device of fleet f (n devices) reports version and,
+ * with job != 0, that job finished with result. */
+static void wait_all(int f, unsigned n, const char *version, uint32_t job,
+		     int result)
+{
+	wait_range(f, 1, n, version, job, result);
+}
+
+/* Waits for device i of fleet f to answer job with a final result
+ * (and reason); the command was refused, so reported stays on version
+ * with slot B empty and the job not taken. */
+static void wait_refused(int f, unsigned i, uint32_t job, int result,
+			 const char *reason, const char *version)
+{
+	time_t end = time(NULL) + WAIT_S;
+	struct devview v;
+
+	for (;;) {
+		pthread_mutex_lock(&obs_lock);
+		v = view[f][i - 1];
+		pthread_mutex_unlock(&obs_lock);
+		if (v.n_final > 0 && v.final.job == job)
+			break;
+		assert_true(time(NULL) <= end);
+		sleep_ms(100);
+	}
+	if (v.final.result != result || strcmp(v.final.reason, reason) != 0)
+		print_message("%c-%06u: job %u %s %s\n", FLEETS[f], i,
+			      (unsigned)job, fl_result_name(v.final.result),
+			      v.final.reason);
+	assert_int_equal(v.final.result, result);
+	assert_string_equal(v.final.reason, reason);
+	assert_string_equal(running(&v.rep), version);
+	assert_true(v.rep.job != job);
+	assert_int_equal(v.rep.n_slots, 2);
+	assert_int_equal(v.rep.slots[1].state, FL_WIRE_SLOT_EMPTY);
 }
 
 /* ---- commands, as in docs/protocol.md ------------------------------------ */
@@ -459,25 +555,138 @@ static void sign(const char *version, const char *file, unsigned seq,
 	assert_int_equal(run(argv, NULL), 0);
 }
 
-/* mosquitto_pub of an offer or rollback of manifest file to every device
- * of a fleet. */
-static void publish_cmd(const char *prefix, unsigned n, const char *type,
-			uint32_t job, const char *manifest)
+/* fleet-manifest sign --sealed: the manifest of fw-V.bin served as the
+ * container fw-V.flec. */
+static void sign_sealed(const char *version, unsigned seq, const char *out)
+{
+	char key[512], img[512], enc[512], dst[512], url[256], seq_s[16];
+	char name[64];
+	const char *argv[] = {manifest_bin,  "sign",	 "--key",     key,
+			      "--component", "firmware", "--version", version,
+			      "--hardware",  MODEL,	 "--file",    img,
+			      "--sealed",    enc,	 "--url",     url,
+			      "--seq",	     seq_s,	 "--out",     dst,
+			      NULL};
+
+	path_of(key, sizeof(key), "signing.pem");
+	snprintf(name, sizeof(name), "fw-%s.bin", version);
+	path_of(img, sizeof(img), name);
+	snprintf(name, sizeof(name), "fw-%s.flec", version);
+	path_of(enc, sizeof(enc), name);
+	path_of(dst, sizeof(dst), out);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/%s",
+		 (unsigned)http_port, name);
+	snprintf(seq_s, sizeof(seq_s), "%u", seq);
+	assert_int_equal(run(argv, "/dev/null"), 0);
+}
+
+/* fleet-manifest wrapkey: DIR/NAME.wrap.pem (what --wrap-keys reads),
+ * and its public half in tmp as NAME.wrap.pub. */
+static void make_wrap_key(const char *dir, const char *name)
+{
+	char pem[512], pub[512];
+	const char *kg[] = {manifest_bin, "wrapkey", "--out", pem, NULL};
+	const char *pk[] = {manifest_bin, "pubkey", pem, NULL};
+	int n = snprintf(pem, sizeof(pem), "%s/%s.wrap.pem", dir, name);
+
+	assert_true(n > 0 && (size_t)n < sizeof(pem));
+	snprintf(pub, sizeof(pub), "%s/%s.wrap.pub", tmp, name);
+	assert_int_equal(run(kg, "/dev/null"), 0);
+	assert_int_equal(run(pk, pub), 0);
+}
+
+/* fleet-manifest wrap: version's content key for the recipient whose
+ * public key is tmp/PUB.wrap.pub, named name, bound to manifest: the
+ * offer's "key" (free it). */
+static char *wrap_for(const char *version, const char *manifest,
+		      const char *pub, const char *name)
+{
+	char ck[512], m[512], to[512], out[512], file[64];
+	const char *argv[] = {
+		manifest_bin, "wrap", "--content-key", ck,   "--manifest", m,
+		"--to",	      to,     "--name",	       name, NULL};
+	char *key;
+
+	snprintf(file, sizeof(file), "fw-%s.key", version);
+	path_of(ck, sizeof(ck), file);
+	path_of(m, sizeof(m), manifest);
+	snprintf(to, sizeof(to), "%s/%s.wrap.pub", tmp, pub);
+	snprintf(out, sizeof(out), "%s/wrapped.b64", tmp);
+	assert_int_equal(run(argv, out), 0);
+	key = read_text(out);
+	assert_non_null(key);
+	return key;
+}
+
+/* The container's record starts (where a resume may begin): after its
+ * 32-byte header, each record is LE32 len, len bytes, a 16-byte tag. */
+static bool is_record_start(const char *flec, unsigned long long off)
+{
+	char path[512];
+	uint8_t *d;
+	size_t len, pos = 32;
+	bool is_start = false;
+	FILE *f;
+	long n;
+
+	path_of(path, sizeof(path), flec);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	assert_true(n > 32);
+	len = (size_t)n;
+	d = malloc(len);
+	assert_non_null(d);
+	assert_int_equal(fread(d, 1, len, f), len);
+	fclose(f);
+	while (pos + 4 <= len && !is_start) {
+		uint32_t r = (uint32_t)d[pos] | (uint32_t)d[pos + 1] << 8 |
+			     (uint32_t)d[pos + 2] << 16 |
+			     (uint32_t)d[pos + 3] << 24;
+
+		is_start = pos == off;
+		pos += 4 + (size_t)r + 16;
+	}
+	free(d);
+	return is_start;
+}
+
+static size_t file_size(const char *name)
+{
+	char path[512];
+	struct stat sb;
+
+	path_of(path, sizeof(path), name);
+	assert_int_equal(stat(path, &sb), 0);
+	return (size_t)sb.st_size;
+}
+
+/* mosquitto_pub of an offer or rollback of manifest file to devices
+ * [first, last] of a fleet, with the wrapped key key ("key") if not NULL. */
+static void publish_range(const char *prefix, unsigned first, unsigned last,
+			  const char *type, uint32_t job, const char *manifest,
+			  const char *key)
 {
 	char path[512], port[8], topic[FL_TOPIC_MAX], *m, *payload;
 	long now = (long)time(NULL);
+	size_t cap;
 
 	path_of(path, sizeof(path), manifest);
 	m = read_text(path);
 	assert_non_null(m);
-	payload = malloc(strlen(m) + 512);
+	cap = strlen(m) + (key != NULL ? strlen(key) : 0) + 512;
+	payload = malloc(cap);
 	assert_non_null(payload);
-	sprintf(payload, /* style: allow (sized above) */
-		"{\"type\":\"%s\",\"job\":%u,\"issued\":%ld,\"expires\":%ld,"
-		"\"manifest\":%s,\"health\":{\"window_s\":1}}",
-		type, (unsigned)job, now, now + 3600, m);
+	snprintf(payload, cap,
+		 "{\"type\":\"%s\",\"job\":%u,\"issued\":%ld,\"expires\":%ld,"
+		 "\"manifest\":%s,%s%s%s\"health\":{\"window_s\":1}}",
+		 type, (unsigned)job, now, now + 3600, m,
+		 key != NULL ? "\"key\":\"" : "", key != NULL ? key : "",
+		 key != NULL ? "\"," : "");
 	snprintf(port, sizeof(port), "%u", (unsigned)mqtt_port);
-	for (unsigned i = 1; i <= n; i++) {
+	for (unsigned i = first; i <= last; i++) {
 		const char *argv[] = {"mosquitto_pub",
 				      "-h",
 				      "127.0.0.1",
@@ -503,6 +712,13 @@ static void publish_cmd(const char *prefix, unsigned n, const char *type,
 	}
 	free(payload);
 	free(m);
+}
+
+/* The same command to every device of a fleet, without a key. */
+static void publish_cmd(const char *prefix, unsigned n, const char *type,
+			uint32_t job, const char *manifest)
+{
+	publish_range(prefix, 1, n, type, job, manifest, NULL);
 }
 
 /* ---- fleet-sim ----------------------------------------------------------- */
@@ -661,9 +877,15 @@ static int setup(void **state)
 	write_image("fw-1.0.0.bin", 40000, 1);
 	write_image("fw-2.0.0.bin", 48000 + 7, 2);
 	write_image("fw-3.0.0.bin", 44000, 3);
+	write_half_image("fw-4.0.0.bin", 131072 + 1000, 4);
+	write_half_image("fw-5.0.0.bin", 70000, 5);
+	seal_image("4.0.0");
+	seal_image("5.0.0");
 	serve_file("fw-1.0.0.bin");
 	serve_file("fw-2.0.0.bin");
 	serve_file("fw-3.0.0.bin");
+	serve_file("fw-4.0.0.flec");
+	serve_file("fw-5.0.0.flec");
 	http_port = free_port();
 	httpd = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
@@ -797,6 +1019,140 @@ static void test_fleet_sim__power_cuts_still_commit(void **state)
 	cJSON_Delete(j);
 }
 
+/* Encrypted images, each device's own wrap key in --wrap-keys DIR. */
+static void test_fleet_sim__encrypted_per_device_keys(void **state)
+{
+	char dir[512], id[N_ENC + 1][16], *key4[N_ENC + 1], *key5[N_ENC + 1];
+	const char *extra[] = {"--wrap-keys", dir,	"--bad-version",
+			       "5.0.0",	      "--seed", "11",
+			       NULL};
+	size_t enc_len = file_size("fw-4.0.0.flec");
+	uint64_t before;
+	struct sim s;
+	cJSON *j;
+
+	(void)state;
+	path_of(dir, sizeof(dir), "wrap");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	sign_sealed("4.0.0", 5, "m-4.0.0.json");
+	sign_sealed("5.0.0", 6, "m-5.0.0.json");
+	/* e-000008 has no key file: it holds no wrap key at all. */
+	for (unsigned i = 1; i < N_ENC; i++) {
+		snprintf(id[i], sizeof(id[i]), "e-%06u", i);
+		make_wrap_key(dir, id[i]);
+		key4[i] = wrap_for("4.0.0", "m-4.0.0.json", id[i], id[i]);
+		key5[i] = wrap_for("5.0.0", "m-5.0.0.json", id[i], id[i]);
+	}
+	sim_start(&s, "e", N_ENC, extra);
+	wait_all(2, N_ENC, "1.0.0", 0, 0);
+
+	before = served();
+	for (unsigned i = 1; i <= 5; i++)
+		publish_range("e", i, i, "offer", 3001, "m-4.0.0.json",
+			      key4[i]);
+	/* e-000006 is sent e-000001's key; e-000007 no key; e-000008,
+	 * without a wrap key, e-000001's. */
+	publish_range("e", 6, 6, "offer", 3001, "m-4.0.0.json", key4[1]);
+	publish_range("e", 7, 7, "offer", 3001, "m-4.0.0.json", NULL);
+	publish_range("e", 8, 8, "offer", 3001, "m-4.0.0.json", key4[1]);
+	wait_range(2, 1, 5, "4.0.0", 3001, FL_RESULT_SUCCESS);
+	wait_refused(2, 6, 3001, FL_RESULT_UNSUPPORTED_PACKAGE,
+		     "not_for_this_device", "1.0.0");
+	wait_refused(2, 7, 3001, FL_RESULT_UNSUPPORTED_PACKAGE, "no_key",
+		     "1.0.0");
+	wait_refused(2, 8, 3001, FL_RESULT_UNSUPPORTED_PACKAGE, "encryption",
+		     "1.0.0");
+	/* Only the five devices fetched the container, once each. */
+	assert_int_equal(served() - before, 5 * (uint64_t)enc_len);
+
+	/* A bad encrypted version: downloaded, unsealed, booted, reverted. */
+	for (unsigned i = 1; i <= 5; i++)
+		publish_range("e", i, i, "offer", 3002, "m-5.0.0.json",
+			      key5[i]);
+	wait_range(2, 1, 5, "4.0.0", 3002, FL_RESULT_REVERTED);
+
+	j = sim_stop(&s);
+	assert_int_equal(jnum(j, "versions", "4.0.0"), 5);
+	assert_int_equal(jnum(j, "versions", "1.0.0"), N_ENC - 5);
+	assert_int_equal(jnum(j, "outcomes", "reverted"), 5);
+	assert_int_equal(jnum(j, "outcomes", "no_job"), N_ENC - 5);
+	assert_int_equal(jnum(j, "bricked", NULL), 0);
+	assert_int_equal(jnum(j, "halted", NULL), 0);
+	cJSON_Delete(j);
+	for (unsigned i = 1; i < N_ENC; i++) {
+		free(key4[i]);
+		free(key5[i]);
+	}
+}
+
+/* Encrypted images with a group's key only (--wrap-group), every device
+ * cut once during its install over a slow link: all commit, resumed at
+ * record boundaries. */
+static void test_fleet_sim__encrypted_group_power_cuts(void **state)
+{
+	char grp[600], pem[512];
+	const char *extra[] = {"--wrap-group",
+			       grp,
+			       "--power-cut-rate",
+			       "1",
+			       "--rate",
+			       "60000",
+			       "--seed",
+			       "4",
+			       NULL};
+	const char *kg[] = {manifest_bin, "wrapkey", "--out", pem, NULL};
+	size_t enc_len = file_size("fw-4.0.0.flec");
+	unsigned n_ranges_seen;
+	struct sim s;
+	char *key;
+	cJSON *j;
+	double dl;
+
+	(void)state;
+	path_of(pem, sizeof(pem), "group-a.wrap.pem");
+	snprintf(grp, sizeof(grp), "group-a=%s", pem);
+	assert_int_equal(run(kg, "/dev/null"), 0);
+	{
+		char pub[512];
+		const char *pk[] = {manifest_bin, "pubkey", pem, NULL};
+
+		path_of(pub, sizeof(pub), "group-a.wrap.pub");
+		assert_int_equal(run(pk, pub), 0);
+	}
+	sign_sealed("4.0.0", 5, "m-4.0.0.json");
+	key = wrap_for("4.0.0", "m-4.0.0.json", "group-a", "group-a");
+	pthread_mutex_lock(&http_lock);
+	n_ranges = 0;
+	pthread_mutex_unlock(&http_lock);
+	sim_start(&s, "g", N_GROUP, extra);
+	wait_all(3, N_GROUP, "1.0.0", 0, 0);
+	publish_range("g", 1, N_GROUP, "offer", 4001, "m-4.0.0.json", key);
+	wait_all(3, N_GROUP, "4.0.0", 4001, FL_RESULT_SUCCESS);
+	j = sim_stop(&s);
+	dl = jnum(j, "downloaded_bytes", NULL);
+	pthread_mutex_lock(&http_lock);
+	n_ranges_seen = n_ranges;
+	for (unsigned i = 0; i < n_ranges; i++)
+		assert_true(is_record_start("fw-4.0.0.flec", ranges[i]));
+	pthread_mutex_unlock(&http_lock);
+	print_message("encrypted, power cuts: %.0f of %d devices, %u resumed "
+		      "with Range, %.0f bytes downloaded for %zu-byte "
+		      "containers (%.2f per device)\n",
+		      jnum(j, "power_cuts", NULL), N_GROUP, n_ranges_seen, dl,
+		      enc_len, dl / (double)enc_len / N_GROUP);
+	assert_int_equal(jnum(j, "versions", "4.0.0"), N_GROUP);
+	assert_int_equal(jnum(j, "outcomes", "success"), N_GROUP);
+	assert_true(jnum(j, "power_cuts", NULL) >= N_GROUP / 2);
+	assert_int_equal(jnum(j, "bricked", NULL), 0);
+	assert_int_equal(jnum(j, "halted", NULL), 0);
+	/* One cut per device loses at most what came after its last
+	 * checkpoint: never a second whole container. */
+	assert_true(dl >= (double)N_GROUP * (double)enc_len);
+	assert_true(dl < 2.0 * (double)N_GROUP * (double)enc_len);
+	cJSON_Delete(j);
+	free(key);
+}
+
 /* Worker processes: 25 devices over 3 of them; the parent forwards
  * SIGTERM and adds their summaries up. */
 static void test_fleet_sim__workers_share_the_fleet(void **state)
@@ -892,6 +1248,9 @@ static void test_fleet_sim__usage(void **state)
 		{"--broker", "mqtt://h", "--count", "x", NULL},
 		{"--broker", "mqtt://h", "--count", "1", "--labels", "a"},
 		{"--broker", "mqtt://h", "--count", "1", "--bogus", NULL},
+		{"--broker", "mqtt://h", "--count", "1", "--chunk-max", "5000"},
+		{"--broker", "mqtt://h", "--count", "1", "--wrap-group", "g"},
+		{"--broker", "mqtt://h", "--count", "1", "--wrap-group", "=f"},
 	};
 	char err[512], broker[64];
 
@@ -913,6 +1272,26 @@ static void test_fleet_sim__usage(void **state)
 		assert_non_null(strstr(text, "fleet-sim: "));
 		free(text);
 	}
+	/* Keys that cannot be used: exit 1 with the reason. */
+	{
+		char grp[600], pub[512];
+		const char *a1[] = {fleet_sim_bin,  "--broker", "mqtt://h",
+				    "--count",	    "1",	"--wrap-keys",
+				    "/nonexistent", NULL};
+		const char *a2[] = {fleet_sim_bin, "--broker", "mqtt://h",
+				    "--count",	   "1",	       "--wrap-group",
+				    grp,	   NULL};
+		char *text;
+
+		path_of(pub, sizeof(pub), "signing.pub");
+		snprintf(grp, sizeof(grp), "g=%s", pub);
+		assert_int_equal(wait_exit(spawn(a1, "/dev/null", err)), 1);
+		assert_int_equal(wait_exit(spawn(a2, "/dev/null", err)), 1);
+		text = read_text(err);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "--wrap-group: "));
+		free(text);
+	}
 	snprintf(broker, sizeof(broker), "mqtt://127.0.0.1:%u",
 		 (unsigned)mqtt_port);
 	{
@@ -929,6 +1308,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fleet_sim__update_rollback_bad_version),
 		cmocka_unit_test(test_fleet_sim__power_cuts_still_commit),
+		cmocka_unit_test(test_fleet_sim__encrypted_per_device_keys),
+		cmocka_unit_test(test_fleet_sim__encrypted_group_power_cuts),
 		cmocka_unit_test(test_fleet_sim__workers_share_the_fleet),
 		cmocka_unit_test(test_fleet_sim__seed_reproduces_profiles),
 		cmocka_unit_test(test_fleet_sim__usage),

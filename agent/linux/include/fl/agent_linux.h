@@ -73,6 +73,13 @@ struct fl_mqtt_dev_config {
 	uint32_t seed;		   /* jitter: reproducible per device */
 	bool is_clean_start;	   /* [false]: persistent session */
 	const char *agent_version; /* presence "agent"; NULL: left out */
+	/* Decoded commands go to on_cmd instead of straight to
+	 * fl_agent_on_cmd (fleet-sim reads a device's wrap key around an
+	 * offer): it passes cmd (borrowed for the call) on to agent and
+	 * returns what that returned. NULL: straight to the agent. */
+	int (*on_cmd)(void *ctx, struct fl_agent *agent,
+		      const struct fl_cmd *cmd);
+	void *on_cmd_ctx;
 };
 
 struct fl_mqtt_dev;
