@@ -596,7 +596,7 @@ static void agent_config(struct simdev *d, struct fl_agent_config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->slots = &r->hw.slots;
-	c->crypto = &fl_crypto_openssl;
+	c->crypto = sim_crypto();
 	c->keys = o->keys;
 	c->n_keys = o->n_keys;
 	c->roots = o->roots;

@@ -11,6 +11,7 @@
  *              fault profiles
  *   summary.c  the summary: counting, merging, the pipe format, text and
  *              JSON
+ *   verify_memo.c  the devices' crypto port (signature checks memoized)
  */
 #ifndef FL_SIM_H
 #define FL_SIM_H
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fl/crypto.h"
 #include "fl/proto.h"
 #include "fl/seal.h"
 
@@ -129,5 +131,14 @@ int sim_fleet_run(const struct sim_options *o, uint32_t first, uint32_t n,
 
 /* Async-signal-safe: ends sim_fleet_run's loop. */
 void sim_fleet_stop(void);
+
+/* verify_memo.c: the crypto port of every simulated device, OpenSSL's with
+ * ECDSA P-256 verification memoized per process (the same signature over
+ * the same digest by the same key is checked once, not once a device). */
+struct sim_verify_stats {
+	uint64_t hits, misses;
+};
+const struct fl_crypto_ops *sim_crypto(void);
+void sim_verify_stats(struct sim_verify_stats *out);
 
 #endif
