@@ -143,6 +143,7 @@ artifact:
   version: 2.0.0
   file: fw-2.0.0.bin
   hardware: [bench-m]
+  encrypt: false   # insecure: the devices have no wrap keys
 health:
   soak: 2s
   max_failure_rate: 10%

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,9 +264,11 @@ static char *read_plan(const char *path)
 	return buf;
 }
 
-/* Makes sure fleetd holds the artifact: HEAD, and PUT when it does not. */
+/* Makes sure fleetd holds the artifact in the form the plan asks for
+ * (encrypted, the default, or plain: ?encrypt=false): HEAD, and PUT when
+ * it does not. */
 static int upload_artifact(struct run *x, const char *file, const char *hex,
-			   uint64_t size)
+			   uint64_t size, bool is_plain)
 {
 	struct fl_api_reply r;
 	struct fl_api_diag d;
@@ -276,6 +279,8 @@ static int upload_artifact(struct run *x, const char *file, const char *hex,
 
 	fl_api_path_init(&p, "/api/v1/artifacts");
 	fl_api_path_seg(&p, hex);
+	if (is_plain)
+		fl_api_path_query(&p, "encrypt", "false");
 	rc = fl_api_head(x->api, &p, &r, &d);
 	if (rc != 0 && rc != FL_ENOENT) {
 		rc = fail_api(file, &r, &d);
@@ -301,11 +306,43 @@ static int upload_artifact(struct run *x, const char *file, const char *hex,
 		fl_api_reply_clear(&r);
 		return rc;
 	}
-	fl_api_reply_clear(&r);
 	if (!x->is_json)
-		printf("artifact %s (%s, sha256 %.12s): uploaded\n", file, sz,
-		       hex);
+		printf("artifact %s (%s, sha256 %.12s): uploaded%s\n", file, sz,
+		       hex,
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			       r.json, "encrypted"))
+			       ? ", stored encrypted"
+			       : "");
+	fl_api_reply_clear(&r);
 	return 0;
+}
+
+/* A started rollout whose targets include devices without a wrap key. */
+static void warn_no_key(const cJSON *json)
+{
+	const cJSON *nk = cJSON_GetObjectItemCaseSensitive(json, "no_key");
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(nk, "count");
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(nk, "devices");
+	const cJSON *d;
+	char one[80];
+	unsigned k = 0;
+
+	if (!cJSON_IsNumber(n) || n->valuedouble < 1)
+		return;
+	fprintf(stderr,
+		"fleetctl: warning: %.0f targeted devices have no wrap key for "
+		"this encrypted image; each fails with no_key when offered "
+		"(fleetd wrapkey add, fleetd pki device, or artifact.encrypt: "
+		"false):",
+		n->valuedouble);
+	cJSON_ArrayForEach(d, list)
+	{
+		if (cJSON_IsString(d) && k++ < 10)
+			fprintf(stderr, " %s",
+				fl_render_clean(one, sizeof(one),
+						d->valuestring));
+	}
+	fprintf(stderr, "%s\n", n->valuedouble > k ? " ..." : "");
 }
 
 /* A 409's error.devices, ", "-separated, as far as it fits. */
@@ -372,7 +409,8 @@ static int cmd_start(struct run *x)
 		fail_msg("%s: cannot read: %s", file, strerror(errno));
 		goto out;
 	}
-	if (upload_artifact(x, plan->artifact.file_path, hex, size) != 0)
+	if (upload_artifact(x, plan->artifact.file_path, hex, size,
+			    !plan->artifact.is_encrypted) != 0)
 		goto out;
 	base = strrchr(file, '/');
 	base = base != NULL ? base + 1 : file;
@@ -409,6 +447,8 @@ static int cmd_start(struct run *x)
 		}
 		goto out;
 	}
+	if (!x->is_json)
+		warn_no_key(r.json);
 	rc = x->is_json ? print_json(r.json)
 			: printed(fl_view_started(&x->view, r.json));
 out:

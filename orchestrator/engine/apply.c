@@ -187,7 +187,7 @@ static int device_event(struct fl_engine *e, const struct fl_event *ev)
 
 	if (dev >= e->ndev)
 		return FL_ENOENT;
-	if (ev->kind == FL_EV_FAILED && ev->reason > FL_FAIL_TIMEOUT)
+	if (ev->kind == FL_EV_FAILED && ev->reason > FL_FAIL_NO_KEY)
 		return FL_EINVAL;
 	if (ev->kind == FL_EV_HEALTH &&
 	    (ev->nmetrics > FL_ENGINE_MAX_METRICS ||

@@ -50,7 +50,7 @@ static const char *const RB_STATE[] = {"none", "sent", "failed", "done",
 				       "unreached"};
 static const char *const FAIL_REASON[] = {
 	"other",  "download", "verify", "install", "activate",
-	"health", "reverted", "metric", "timeout",
+	"health", "reverted", "metric", "timeout", "no_key",
 };
 static const char *const ROLLOUT_STATE[] = {
 	"running", "complete", "rolling_back", "rolled_back", "cancelled",
@@ -876,6 +876,7 @@ static void rollout_head(struct jb *b, cJSON *o, const struct rsum *s,
 	j_time(b, o, "ended", s->ended);
 	if (v == NULL) {
 		j_strn(b, o, "stage", s->stage);
+		j_null(b, o, "encrypted");
 		j_null(b, o, "targets");
 		j_null(b, o, "members");
 		j_null(b, o, "unplaced");
@@ -887,6 +888,7 @@ static void rollout_head(struct jb *b, cJSON *o, const struct rsum *s,
 	       v->status.stage != FL_ENGINE_NO_STAGE
 		       ? stage_name(v, v->status.stage)
 		       : NULL);
+	j_bool(b, o, "encrypted", v->is_encrypted);
 	j_num(b, o, "targets", v->status.n_targets);
 	j_num(b, o, "members", v->status.n_members);
 	j_num(b, o, "unplaced", v->status.n_unplaced);
@@ -1165,6 +1167,28 @@ static enum MHD_Result send_rollout(struct fl_http_req *req, const char *name,
 	return send_built(req, &b, status, root);
 }
 
+/* A rollout just started: as send_rollout, with "no_key" (the targets
+ * of an encrypted image that have no wrap key) when there are any. */
+static enum MHD_Result send_started(struct fl_http_req *req, const char *name,
+				    const struct fl_runner_error *err)
+{
+	struct jb b = {false};
+	cJSON *o = NULL, *nk, *list;
+	int rc;
+
+	if (err->n_no_key == 0)
+		return send_rollout(req, name, MHD_HTTP_CREATED, -1);
+	rc = rollout_full(req->h, name, &b, &o);
+	if (rc != 0)
+		return send_rollout(req, name, MHD_HTTP_CREATED, -1);
+	nk = j_obj(&b, o, "no_key");
+	j_num(&b, nk, "count", err->n_no_key);
+	list = j_arr(&b, nk, "devices");
+	for (unsigned i = 0; i < err->n_no_key && i < 20; i++)
+		jadd(&b, list, NULL, cJSON_CreateString(err->no_key[i]));
+	return send_built(req, &b, MHD_HTTP_CREATED, o);
+}
+
 static enum MHD_Result api_rollout(struct fl_http_req *req)
 {
 	if (req->h->runner == NULL)
@@ -1330,7 +1354,7 @@ static enum MHD_Result api_rollout_start(struct fl_http_req *req)
 		goto out;
 	}
 	fl_http_events_appended(h);
-	mrc = send_rollout(req, name, MHD_HTTP_CREATED, -1);
+	mrc = send_started(req, name, err);
 	goto out;
 oom:
 	mrc = http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
@@ -1554,8 +1578,8 @@ static enum MHD_Result api_rollout_devices(struct fl_http_req *req)
 
 /* The runner's notes (runner.h, "THE LOG"), from FL_RUNNER_NOTE_MANIFEST. */
 static const char *const NOTE_KIND[] = {
-	"manifest", "inventory",	 "create", "sync", "step",
-	"refused",  "rollback_manifest",
+	"manifest", "inventory",	 "create",	   "sync", "step",
+	"refused",  "rollback_manifest", "rollback_given",
 };
 
 /* "decision.offer", "report.committed", "action.pause", "note.step". */

@@ -15,6 +15,27 @@
  * image write the same bytes to the same name, and an image already stored is
  * answered 200 without reading its body.
  *
+ * Sealed uploads (the default when fleetd has image keys; ?encrypt=false
+ * stores the image plain): the body streams through the packer
+ * (fl/seal_openssl.h: zstd, AES-256-GCM, chunks of FLD_IMG_CHUNK, a fresh
+ * random content key), and only the container reaches the disk, as
+ * DATA/artifacts/tmp-XXXXXX: no plain byte is ever written, not even to a
+ * temporary file. The packer needs the image's length first (the header
+ * binds it): a sealed upload without Content-Length is refused (411). At
+ * the end the packer's SHA-256 of what it was fed must be the one in the
+ * URL; the container is fsynced and renamed to DATA/artifacts/<its
+ * sha256>, the content key written under the KEK (imgkeys.h: DATA/keys/
+ * content/<image sha256>), then both are recorded: the container by its
+ * digest (served like any file), the image by its own digest with the
+ * container's path (or its plain copy's, when it has one too). A file
+ * under DATA/artifacts is always named by the digest of its bytes, so a
+ * record whose path names another digest is an image held only sealed,
+ * and /artifacts/ does not serve it. A crash before the records leaves a
+ * container and a content record that the next upload of the image finds
+ * and records; one before the content record, an unused container. An
+ * image stored sealed is answered 200 at once: the container and its key
+ * are reused by every rollout of it.
+ *
  * A download (GET /artifacts/{sha256}) is answered from the file by
  * libmicrohttpd (sendfile where it can): ETag "<sha256>" (strong: the
  * content never changes under a name), Accept-Ranges: bytes; a single
@@ -33,11 +54,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "fl/bytes.h"
 #include "fl/err.h"
+#include "fl/seal_openssl.h"
 #include "http_priv.h"
+#include "imgkeys.h"
 
 #define ETAG_MAX 72
 
@@ -88,6 +112,17 @@ int artifacts__init(struct fl_http *h, struct fl_http_diag *diag)
 	}
 	closedir(dir);
 	return 0;
+}
+
+/* Whether a record's file holds its own bytes: files are named by the
+ * digest of their content, and an image held only sealed is recorded
+ * with its container's path. */
+static bool is_plain_copy(const struct fl_store_artifact *a)
+{
+	const char *base = strrchr(a->path, '/');
+
+	base = base != NULL ? base + 1 : a->path;
+	return strcmp(base, a->sha256) == 0;
 }
 
 /* ---- download ----------------------------------------------------------- */
@@ -185,6 +220,11 @@ enum MHD_Result artifacts__download(struct fl_http_req *req)
 				   "no artifact %s", req->arg);
 	if (rc != 0)
 		return http__store_error(req, rc);
+	if (!is_plain_copy(&a))
+		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
+				   "%s is stored encrypted only: devices "
+				   "download its container",
+				   req->arg);
 	fd = open(a.path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		http__log(h, FL_LOG_ERROR, "artifacts: %s: %s", a.path,
@@ -249,26 +289,97 @@ enum MHD_Result artifacts__download(struct fl_http_req *req)
 	return http__queue(req, status, resp);
 }
 
+/* ---- what is stored ------------------------------------------------------ */
+
+/* Whether the image's plain copy is stored whole. */
+static bool plain_whole(const struct fl_store_artifact *a)
+{
+	struct stat st;
+
+	return is_plain_copy(a) && stat(a->path, &st) == 0 &&
+	       S_ISREG(st.st_mode) && (uint64_t)st.st_size == a->length;
+}
+
+/* Whether the image is stored sealed: its content record, and its
+ * container recorded and whole. *s filled when it is. */
+static bool sealed_whole(struct fl_http *h, const char *sha,
+			 struct fl_runner_sealed *s)
+{
+	struct fl_store_artifact c;
+	struct stat st;
+
+	return h->imgkeys != NULL &&
+	       fld_imgkeys_content_get(h->imgkeys, sha, s, NULL, NULL) == 0 &&
+	       fl_store_artifact_get(h->store, s->container, &c) == 0 &&
+	       c.length == s->length && stat(c.path, &st) == 0 &&
+	       S_ISREG(st.st_mode) && (uint64_t)st.st_size == c.length;
+}
+
+/* The form a request asks for: ?encrypt=true|false, by default sealed
+ * when fleetd has image keys. -1: a bad value. */
+static int wants_sealed(struct fl_http_req *req)
+{
+	const char *v = MHD_lookup_connection_value(
+		req->conn, MHD_GET_ARGUMENT_KIND, "encrypt");
+
+	if (v == NULL)
+		return req->h->imgkeys != NULL;
+	if (strcmp(v, "false") == 0)
+		return 0;
+	if (strcmp(v, "true") == 0)
+		return req->h->imgkeys != NULL ? 1 : -1;
+	return -1;
+}
+
+static enum MHD_Result bad_form(struct fl_http_req *req)
+{
+	return http__error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+			   req->h->imgkeys != NULL
+				   ? "?encrypt=: true (the default) or false"
+				   : "?encrypt=: this fleetd stores images "
+				     "plain only (false)");
+}
+
 enum MHD_Result artifacts__info(struct fl_http_req *req)
 {
 	struct fl_store_artifact a;
+	struct fl_runner_sealed s;
+	bool is_plain, is_sealed;
+	int rc, want = wants_sealed(req);
 	cJSON *o;
-	int rc;
 
 	if (!http__is_sha256(req->arg))
 		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
 				   "no artifact '%s'", req->arg);
+	if (want < 0)
+		return bad_form(req);
 	rc = fl_store_artifact_get(req->h->store, req->arg, &a);
 	if (rc == FL_ENOENT)
 		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
 				   "no artifact %s", req->arg);
 	if (rc != 0)
 		return http__store_error(req, rc);
+	is_plain = plain_whole(&a);
+	is_sealed = sealed_whole(req->h, req->arg, &s);
+	if (want && !is_sealed)
+		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
+				   "%s is not stored encrypted", req->arg);
+	if (!want && !is_plain)
+		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
+				   "%s has no plain copy (stored encrypted "
+				   "only)",
+				   req->arg);
 	o = cJSON_CreateObject();
 	if (o == NULL || !cJSON_AddStringToObject(o, "sha256", a.sha256) ||
 	    !cJSON_AddNumberToObject(o, "length", (double)a.length) ||
 	    !cJSON_AddNumberToObject(o, "created", (double)a.created_at_s) ||
-	    !cJSON_AddBoolToObject(o, "signed", a.manifest[0] != '\0')) {
+	    !cJSON_AddBoolToObject(o, "signed", a.manifest[0] != '\0') ||
+	    !cJSON_AddBoolToObject(o, "plain", is_plain) ||
+	    !cJSON_AddBoolToObject(o, "encrypted", is_sealed) ||
+	    (is_sealed &&
+	     (!cJSON_AddStringToObject(o, "container", s.container) ||
+	      !cJSON_AddNumberToObject(o, "container_length",
+				       (double)s.length)))) {
 		cJSON_Delete(o);
 		return MHD_NO;
 	}
@@ -289,15 +400,24 @@ void artifacts__put_cleanup(struct fl_http_req *req)
 	}
 	EVP_MD_CTX_free(req->up_md);
 	req->up_md = NULL;
+	fl_seal_packer_free(req->up_packer);
+	req->up_packer = NULL;
+	OPENSSL_cleanse(req->up_key, sizeof(req->up_key));
 }
 
 static enum MHD_Result answer_stored(struct fl_http_req *req, unsigned status,
-				     uint64_t length)
+				     uint64_t length,
+				     const struct fl_runner_sealed *s)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (o == NULL || !cJSON_AddStringToObject(o, "sha256", req->arg) ||
-	    !cJSON_AddNumberToObject(o, "length", (double)length)) {
+	    !cJSON_AddNumberToObject(o, "length", (double)length) ||
+	    !cJSON_AddBoolToObject(o, "encrypted", s != NULL) ||
+	    (s != NULL &&
+	     (!cJSON_AddStringToObject(o, "container", s->container) ||
+	      !cJSON_AddNumberToObject(o, "container_length",
+				       (double)s->length)))) {
 		cJSON_Delete(o);
 		return MHD_NO;
 	}
@@ -308,31 +428,88 @@ static enum MHD_Result answer_stored(struct fl_http_req *req, unsigned status,
 static int stored(struct fl_http *h, const char *sha,
 		  struct fl_store_artifact *a, bool *is_whole)
 {
-	struct stat st;
 	int rc = fl_store_artifact_get(h->store, sha, a);
 
 	*is_whole = false;
 	if (rc != 0)
 		return rc;
-	*is_whole = stat(a->path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (uint64_t)st.st_size == a->length;
+	*is_whole = plain_whole(a);
 	return 0;
+}
+
+/* The packer's output: the container, to the upload's file. */
+static int write_up(void *ctx, const void *data, size_t len)
+{
+	struct fl_http_req *req = ctx;
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(req->up_fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			req->up_errno = w < 0 ? errno : EIO;
+			return FL_EIO;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A sealed upload's start: the packer over a fresh content key. */
+static enum MHD_Result seal_begin(struct fl_http_req *req, const char *cl)
+{
+	struct fl_seal_diag sd = {""};
+	uint64_t len = 0;
+	int rc;
+
+	if (cl == NULL)
+		return http__error(req, MHD_HTTP_LENGTH_REQUIRED,
+				   "length_required",
+				   "an image to encrypt needs Content-Length "
+				   "(its length is bound into the container's "
+				   "header)");
+	for (const char *p = cl; *p >= '0' && *p <= '9'; p++)
+		len = len * 10 + (uint64_t)(*p - '0');
+	if (len == 0)
+		return http__error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+				   "empty image");
+	if (fl_seal_random(req->up_key, sizeof(req->up_key)) != 0)
+		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "internal", "no random bytes");
+	rc = fl_seal_packer_new((struct fl_seal_packer **)&req->up_packer,
+				req->up_key, FL_SEAL_ZIP_ZSTD, FLD_IMG_LEVEL,
+				FLD_IMG_CHUNK, (uint32_t)len, write_up, req,
+				&sd);
+	if (rc != 0) {
+		http__log(req->h, FL_LOG_ERROR, "artifacts: %s", sd.msg);
+		artifacts__put_cleanup(req);
+		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "internal", "cannot encrypt: %s", sd.msg);
+	}
+	req->is_sealing = true;
+	return MHD_YES;
 }
 
 enum MHD_Result artifacts__put_begin(struct fl_http_req *req)
 {
 	struct fl_http *h = req->h;
 	struct fl_store_artifact a;
+	struct fl_runner_sealed s;
 	uint64_t len = 0;
 	const char *cl;
 	bool is_whole;
-	int rc, n;
+	int rc, n, want = wants_sealed(req);
 
 	if (!http__is_sha256(req->arg))
 		return http__error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
 				   "'%s' is not a SHA-256 digest (64 "
 				   "lower-case hex digits)",
 				   req->arg);
+	if (want < 0)
+		return bad_form(req);
 	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 					 MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
@@ -350,8 +527,10 @@ enum MHD_Result artifacts__put_begin(struct fl_http_req *req)
 	rc = stored(h, req->arg, &a, &is_whole);
 	if (rc != 0 && rc != FL_ENOENT)
 		return http__store_error(req, rc);
-	if (rc == 0 && is_whole)
-		return answer_stored(req, MHD_HTTP_OK, a.length);
+	if (want && rc == 0 && sealed_whole(h, req->arg, &s))
+		return answer_stored(req, MHD_HTTP_OK, a.length, &s);
+	if (!want && rc == 0 && is_whole)
+		return answer_stored(req, MHD_HTTP_OK, a.length, NULL);
 
 	n = snprintf(req->up_tmp, sizeof(req->up_tmp),
 		     "%s/" HTTP_UPLOAD_TMP "XXXXXX", h->art_dir);
@@ -369,6 +548,8 @@ enum MHD_Result artifacts__put_begin(struct fl_http_req *req)
 				   "internal", "cannot create a file: %s",
 				   strerror(errno));
 	}
+	if (want)
+		return seal_begin(req, cl);
 	req->up_md = EVP_MD_CTX_new();
 	if (req->up_md == NULL ||
 	    EVP_DigestInit_ex(req->up_md, EVP_sha256(), NULL) != 1) {
@@ -394,6 +575,14 @@ int artifacts__put_chunk(struct fl_http_req *req, const char *data, size_t len)
 		artifacts__put_cleanup(req);
 		return 0;
 	}
+	if (req->is_sealing) {
+		int rc = fl_seal_packer_feed(req->up_packer, data, len);
+
+		if (rc != 0 && req->up_errno == 0)
+			req->up_errno = rc == FL_ETOOBIG ? EFBIG : EIO;
+		req->up_bytes += len;
+		return 0;
+	}
 	if (EVP_DigestUpdate(req->up_md, data, len) != 1) {
 		req->up_errno = EIO;
 		return 0;
@@ -411,6 +600,111 @@ int artifacts__put_chunk(struct fl_http_req *req, const char *data, size_t len)
 	}
 	req->up_bytes += len;
 	return 0;
+}
+
+/* Makes the upload's file durable as path: synced, renamed, the folder
+ * synced. 0, or an errno. */
+static int settle(struct fl_http_req *req, const char *path)
+{
+	int rc;
+
+	if (fchmod(req->up_fd, 0644) != 0 || fsync(req->up_fd) != 0 ||
+	    close(req->up_fd) != 0) {
+		rc = errno;
+		req->up_fd = -1;
+		return rc != 0 ? rc : EIO;
+	}
+	req->up_fd = -1;
+	if (rename(req->up_tmp, path) != 0 || fsync_dir(req->h->art_dir) != 0)
+		return errno != 0 ? errno : EIO;
+	req->up_tmp[0] = '\0'; /* it is the file now */
+	return 0;
+}
+
+/* A sealed upload's end: the digest checked, the container kept, its key
+ * written under the KEK, both recorded. */
+static enum MHD_Result seal_end(struct fl_http_req *req)
+{
+	struct fl_http *h = req->h;
+	struct fld_imgkeys_diag kd = {""};
+	struct fl_store_artifact a, c, old;
+	struct fl_runner_sealed s;
+	struct fl_seal_info info;
+	char hex[65];
+	bool has_plain = false;
+	int rc;
+
+	rc = fl_seal_packer_finish(req->up_packer, &info);
+	if (rc != 0) {
+		artifacts__put_cleanup(req);
+		return http__error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+				   "the body ended before its Content-Length");
+	}
+	(void)fl_hex_encode(hex, sizeof(hex), info.plain_sha256, 32);
+	if (strcmp(hex, req->arg) != 0) {
+		artifacts__put_cleanup(req);
+		return http__error(req, MHD_HTTP_BAD_REQUEST, "digest_mismatch",
+				   "the body's SHA-256 is %s, not %s", hex,
+				   req->arg);
+	}
+	memset(&s, 0, sizeof(s));
+	(void)fl_hex_encode(s.container, sizeof(s.container), info.enc_sha256,
+			    32);
+	s.length = info.enc_len;
+	s.zip = info.zip;
+	s.chunk = info.chunk_bytes;
+	memset(&c, 0, sizeof(c));
+	(void)fl_strlcpy(c.sha256, s.container, sizeof(c.sha256));
+	if (snprintf(c.path, sizeof(c.path), "%s/%s", h->art_dir,
+		     s.container) >= (int)sizeof(c.path)) {
+		artifacts__put_cleanup(req);
+		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "internal", "data path too long");
+	}
+	c.length = info.enc_len;
+	c.created_at_s = http__now(h);
+	rc = settle(req, c.path);
+	if (rc != 0) {
+		artifacts__put_cleanup(req);
+		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "internal", "cannot store the image: %s",
+				   strerror(rc));
+	}
+	rc = fld_imgkeys_content_put(h->imgkeys, req->arg, &s, req->up_key,
+				     &kd);
+	if (rc != 0) {
+		http__log(h, FL_LOG_ERROR, "artifacts: %s", kd.msg);
+		(void)unlink(c.path);
+		artifacts__put_cleanup(req);
+		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "internal",
+				   "cannot keep the content key: %s", kd.msg);
+	}
+	artifacts__put_cleanup(req); /* the key is wiped */
+
+	/* The image's record: its plain copy's path when it has one. */
+	memset(&a, 0, sizeof(a));
+	(void)fl_strlcpy(a.sha256, req->arg, sizeof(a.sha256));
+	memcpy(a.path, c.path, sizeof(a.path));
+	a.length = info.plain_len;
+	a.created_at_s = c.created_at_s;
+	rc = fl_store_artifact_get(h->store, req->arg, &old);
+	if (rc == 0) {
+		has_plain = plain_whole(&old);
+		if (has_plain)
+			memcpy(a.path, old.path, sizeof(a.path));
+		memcpy(a.manifest, old.manifest, sizeof(a.manifest));
+		a.created_at_s = old.created_at_s;
+	} else if (rc != FL_ENOENT) {
+		return http__store_error(req, rc);
+	}
+	rc = fl_store_artifact_put(h->store, &c);
+	if (rc == 0)
+		rc = fl_store_artifact_put(h->store, &a);
+	if (rc != 0)
+		return http__store_error(req, rc);
+	h->n_uploads++;
+	return answer_stored(req, MHD_HTTP_CREATED, a.length, &s);
 }
 
 enum MHD_Result artifacts__put_end(struct fl_http_req *req)
@@ -438,6 +732,8 @@ enum MHD_Result artifacts__put_end(struct fl_http_req *req)
 		return http__error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
 				   "empty image");
 	}
+	if (req->is_sealing)
+		return seal_end(req);
 	if (EVP_DigestFinal_ex(req->up_md, md, &md_len) != 1 || md_len != 32) {
 		artifacts__put_cleanup(req);
 		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -461,24 +757,13 @@ enum MHD_Result artifacts__put_end(struct fl_http_req *req)
 	}
 	a.length = req->up_bytes;
 	a.created_at_s = http__now(h);
-	if (fchmod(req->up_fd, 0644) != 0 || fsync(req->up_fd) != 0 ||
-	    close(req->up_fd) != 0) {
-		req->up_fd = -1;
-		rc = errno;
-		artifacts__put_cleanup(req);
-		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				   "internal", "cannot write the image: %s",
-				   strerror(rc));
-	}
-	req->up_fd = -1;
-	if (rename(req->up_tmp, a.path) != 0 || fsync_dir(h->art_dir) != 0) {
-		rc = errno;
+	rc = settle(req, a.path);
+	if (rc != 0) {
 		artifacts__put_cleanup(req);
 		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   "internal", "cannot store the image: %s",
 				   strerror(rc));
 	}
-	req->up_tmp[0] = '\0'; /* it is the image now */
 	EVP_MD_CTX_free(req->up_md);
 	req->up_md = NULL;
 
@@ -486,7 +771,7 @@ enum MHD_Result artifacts__put_end(struct fl_http_req *req)
 	 * its signed manifest, as they are. */
 	rc = stored(h, hex, &old, &is_whole);
 	if (rc == 0 && strcmp(old.path, a.path) == 0)
-		return answer_stored(req, MHD_HTTP_OK, old.length);
+		return answer_stored(req, MHD_HTTP_OK, old.length, NULL);
 	if (rc != 0 && rc != FL_ENOENT)
 		return http__store_error(req, rc);
 	was_stored = rc == 0;
@@ -497,5 +782,5 @@ enum MHD_Result artifacts__put_end(struct fl_http_req *req)
 		return http__store_error(req, rc);
 	h->n_uploads++;
 	return answer_stored(req, was_stored ? MHD_HTTP_OK : MHD_HTTP_CREATED,
-			     a.length);
+			     a.length, NULL);
 }

@@ -69,12 +69,14 @@ struct fl_broker {
 	int log_fd;
 	bool is_up;
 	bool is_stopping;
+	bool is_restarting; /* fl_broker_restart: no backoff */
 	uint16_t port;
 	unsigned restarts;
 	uint32_t backoff_ms;
 	uint64_t started_ms;
 	uint64_t probe_deadline_ms;
 	struct fl_loop_timer restart_timer, probe_timer, poll_timer;
+	struct fl_loop_timer kill_timer; /* a restart that SIGTERM missed */
 	size_t line_len;
 	char line[LINE_MAX_BYTES];
 	char last_line[LAST_LINE_MAX]; /* for a diagnostic */
@@ -85,6 +87,7 @@ struct fl_broker {
 	char acl[FL_BROKER_PATH_MAX];  /* DATA/mosquitto/acl */
 	char cafile[FL_BROKER_PATH_MAX], certfile[FL_BROKER_PATH_MAX],
 		keyfile[FL_BROKER_PATH_MAX];
+	char crlfile[FL_BROKER_PATH_MAX]; /* "": none */
 	char root[64], fleetd_cn[64];
 };
 
@@ -304,6 +307,8 @@ static int write_conf(struct fl_broker *b, struct fl_broker_diag *diag)
 			"allow_anonymous false\n"
 			"acl_file %s\n",
 			b->cafile, b->certfile, b->keyfile, b->acl);
+	if (b->cafile[0] != '\0' && b->crlfile[0] != '\0')
+		fprintf(f, "crlfile %s\n", b->crlfile);
 	else
 		fprintf(f, "# --insecure: plain text, anonymous, no ACL\n"
 			   "allow_anonymous true\n");
@@ -679,8 +684,19 @@ static void ended(struct fl_broker *b, int status)
 	fl_loop_timer_stop(b->cfg.loop, &b->probe_timer);
 	describe_exit(how, sizeof(how), status);
 	set_up(b, false);
+	fl_loop_timer_stop(b->cfg.loop, &b->kill_timer);
 	if (b->is_stopping)
 		return;
+	if (b->is_restarting) {
+		b->is_restarting = false;
+		say(b, FL_LOG_INFO,
+		    "broker: mosquitto %s for a restart; "
+		    "starting it again",
+		    how);
+		(void)fl_loop_timer_at(b->cfg.loop, &b->restart_timer,
+				       fl_loop_now_ms());
+		return;
+	}
 	if (ran >= STABLE_MS)
 		b->backoff_ms = BACKOFF_MIN_MS;
 	say(b, FL_LOG_ERROR, "broker: mosquitto %s; starting it again in %u ms",
@@ -758,6 +774,42 @@ static void on_restart(void *ctx)
 	b->probe_deadline_ms = fl_loop_now_ms() + b->cfg.start_timeout_ms;
 	(void)fl_loop_timer_at(b->cfg.loop, &b->probe_timer,
 			       fl_loop_now_ms() + PROBE_MS);
+}
+
+static void on_kill(void *ctx)
+{
+	struct fl_broker *b = ctx;
+
+	if (b->pid < 0 || !b->is_restarting)
+		return;
+	say(b, FL_LOG_WARN, "broker: mosquitto %ld ignores SIGTERM: killing it",
+	    (long)b->pid);
+	(void)kill(b->pid, SIGKILL);
+}
+
+int fl_broker_restart(struct fl_broker *b)
+{
+	if (b == NULL || b->is_stopping)
+		return FL_ESTATE;
+	if (b->pid < 0) { /* down: waiting for its restart; make it now */
+		fl_loop_timer_stop(b->cfg.loop, &b->restart_timer);
+		return fl_loop_timer_at(b->cfg.loop, &b->restart_timer,
+					fl_loop_now_ms());
+	}
+	if (b->is_restarting)
+		return 0;
+	b->is_restarting = true;
+	say(b, FL_LOG_INFO, "broker: restarting mosquitto %ld", (long)b->pid);
+	(void)kill(b->pid, SIGTERM);
+	return fl_loop_timer_at(b->cfg.loop, &b->kill_timer,
+				fl_loop_now_ms() + b->cfg.stop_timeout_ms);
+}
+
+int fl_broker_reload(struct fl_broker *b)
+{
+	if (b == NULL || b->is_stopping || b->pid < 0 || b->is_restarting)
+		return FL_ESTATE;
+	return kill(b->pid, SIGHUP) == 0 ? 0 : FL_ESTATE;
 }
 
 /* Stops the child: SIGTERM, then SIGKILL after the timeout. Blocks. */
@@ -926,6 +978,17 @@ int fl_broker_start(struct fl_broker **out, const struct fl_broker_config *cfg,
 					 files[i] != NULL ? files[i] : "");
 				return FL_EINVAL;
 			}
+		if (cfg->crlfile != NULL &&
+		    (!is_conf_safe(cfg->crlfile) ||
+		     fl_strlcpy(b->crlfile, cfg->crlfile, FL_BROKER_PATH_MAX) !=
+			     0)) {
+			free(b);
+			set_diag(diag,
+				 "CRL %.200s: a mosquitto configuration "
+				 "cannot name it",
+				 cfg->crlfile);
+			return FL_EINVAL;
+		}
 		if (cfg->fleetd_cn == NULL || !is_conf_safe(cfg->fleetd_cn) ||
 		    fl_strlcpy(b->fleetd_cn, cfg->fleetd_cn,
 			       sizeof(b->fleetd_cn)) != 0 ||
@@ -938,6 +1001,7 @@ int fl_broker_start(struct fl_broker **out, const struct fl_broker_config *cfg,
 		}
 	}
 	b->cfg.cafile = b->cfg.certfile = b->cfg.keyfile = NULL;
+	b->cfg.crlfile = NULL;
 	b->cfg.root = b->cfg.fleetd_cn = NULL;
 	if (snprintf(b->dir, sizeof(b->dir), "%s/mosquitto", cfg->data_dir) >=
 		    (int)sizeof(b->dir) ||
@@ -953,6 +1017,7 @@ int fl_broker_start(struct fl_broker **out, const struct fl_broker_config *cfg,
 	fl_loop_timer_init(&b->restart_timer, on_restart, b);
 	fl_loop_timer_init(&b->probe_timer, on_probe, b);
 	fl_loop_timer_init(&b->poll_timer, on_poll_exit, b);
+	fl_loop_timer_init(&b->kill_timer, on_kill, b);
 	if (mkdir(b->dir, 0700) != 0 && errno != EEXIST) {
 		set_diag(diag, "cannot create %s: %s", b->dir, strerror(errno));
 		rc = FL_EIO;
@@ -1002,6 +1067,7 @@ void fl_broker_free(struct fl_broker *b)
 	b->is_stopping = true;
 	fl_loop_timer_stop(b->cfg.loop, &b->restart_timer);
 	fl_loop_timer_stop(b->cfg.loop, &b->probe_timer);
+	fl_loop_timer_stop(b->cfg.loop, &b->kill_timer);
 	if (b->pid >= 0)
 		say(b, FL_LOG_INFO, "broker: stopping mosquitto %ld",
 		    (long)b->pid);

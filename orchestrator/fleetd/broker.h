@@ -62,6 +62,11 @@ struct fl_broker_config {
 	 * under root and gives fleetd (fleetd_cn) its rights. All NULL: a
 	 * plain, anonymous listener without ACL (--insecure). */
 	const char *cafile, *certfile, *keyfile;
+	/* With TLS: the fleet CA's certificate revocation list (crlfile);
+	 * NULL: none. It must exist before the broker starts: mosquitto
+	 * refuses to start without it, and refuses every client once its
+	 * next update is past. */
+	const char *crlfile;
 	const char *root;      /* topic root [fleet] */
 	const char *fleetd_cn; /* fleetd's certificate's CN */
 	/* The broker is up (accepts connections) or went down. NULL: not
@@ -97,6 +102,25 @@ int fl_broker_start(struct fl_broker **out, const struct fl_broker_config *cfg,
  * removes broker.pid and frees everything. Blocks up to the timeouts.
  * Accepts NULL. */
 void fl_broker_free(struct fl_broker *b);
+
+/*
+ * Restarts the broker to apply a new CRL to every client: SIGTERM (it
+ * saves its persistence: sessions, retained messages and queued commands
+ * survive), then started again at once, without the backoff of a crash
+ * (SIGKILL after stop_timeout_ms). Every client is disconnected and
+ * connects again; one whose certificate is now revoked is refused. Does
+ * not block: on_state() says down, then up. Returns 0, or FL_ESTATE while
+ * stopping.
+ */
+int fl_broker_restart(struct fl_broker *b);
+
+/*
+ * SIGHUP: mosquitto reloads its certificate, key and CRL for new
+ * connections; connected clients stay (for a CRL re-signed with the same
+ * serials). Returns 0, FL_ESTATE (not running: the next start reads the
+ * files anyway).
+ */
+int fl_broker_reload(struct fl_broker *b);
 
 uint16_t fl_broker_port(const struct fl_broker *b);
 bool fl_broker_is_up(const struct fl_broker *b);

@@ -2,7 +2,8 @@
 # settings (config.c), fleetd's MQTT client (mqtt_server.c), the
 # embedded mosquitto it supervises (broker.c), the fleet CA and
 # `fleetd pki` (pki.c, pki_cmd.c), `fleetd keys` (keys_cmd.c: the root
-# and the signing key's certificates), over the runner (fl_runner)
+# and the signing key's certificates), `fleetd wrapkey` (wrapkey_cmd.c:
+# the wrap keys of encrypted images), over the runner (fl_runner)
 # and the HTTP side (fl_fleetd_http; it calls the runner, so fl_runner
 # comes after it on the link line). Included from
 # orchestrator/CMakeLists.txt; paths are relative to this file.
@@ -19,8 +20,10 @@ if(NOT TARGET fleetd AND TARGET fl_fleetd_http AND TARGET fl_loop)
     ${CMAKE_CURRENT_LIST_DIR}/broker.c
     ${CMAKE_CURRENT_LIST_DIR}/token_cmd.c
     ${CMAKE_CURRENT_LIST_DIR}/pki.c
+    ${CMAKE_CURRENT_LIST_DIR}/pki_crl.c
     ${CMAKE_CURRENT_LIST_DIR}/pki_cmd.c
-    ${CMAKE_CURRENT_LIST_DIR}/keys_cmd.c)
+    ${CMAKE_CURRENT_LIST_DIR}/keys_cmd.c
+    ${CMAKE_CURRENT_LIST_DIR}/wrapkey_cmd.c)
   find_package(OpenSSL 3.0 REQUIRED)
   target_link_libraries(fleetd PRIVATE fl_fleetd_http fl_runner fl_loop
     fl_engine fl_store fl_proto fl_common PkgConfig::FLD_MOSQ

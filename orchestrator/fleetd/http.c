@@ -639,6 +639,7 @@ int fl_http_new(struct fl_http **out, const struct fl_http_config *cfg,
 	h->store = cfg->store;
 	h->runner = cfg->runner;
 	h->signer = cfg->signer;
+	h->imgkeys = cfg->imgkeys;
 	h->epfd = -1;
 	h->is_available = true;
 	h->is_insecure = cfg->is_insecure;

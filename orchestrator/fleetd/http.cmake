@@ -1,7 +1,7 @@
 # fl_fleetd_http: fleetd's HTTP side (orchestrator/fleetd): the REST API of
 # docs/api.md, the artifact server, /metrics, all on libmicrohttpd driven by
 # fl_loop; API tokens and roles (auth.c); and the fleet signing key
-# (signer.c). The runner's functions
+# (signer.c); the keys of encrypted images (imgkeys.c). The runner's functions
 # (runner.h) are resolved at link time: by fleetd's runner, or by a test's
 # fake. Included from orchestrator/CMakeLists.txt; paths are relative to
 # this file so that tests may include it too.
@@ -20,9 +20,10 @@ if(NOT TARGET fl_fleetd_http AND TARGET fl_loop)
     ${CMAKE_CURRENT_LIST_DIR}/api.c
     ${CMAKE_CURRENT_LIST_DIR}/artifacts.c
     ${CMAKE_CURRENT_LIST_DIR}/auth.c
-    ${CMAKE_CURRENT_LIST_DIR}/signer.c)
+    ${CMAKE_CURRENT_LIST_DIR}/signer.c
+    ${CMAKE_CURRENT_LIST_DIR}/imgkeys.c)
   target_include_directories(fl_fleetd_http PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(fl_fleetd_http PUBLIC fl_store fl_engine fl_plan
-    fl_proto fl_sign_openssl fl_crypto_openssl fl_loop
+    fl_proto fl_sign_openssl fl_seal_openssl fl_crypto_openssl fl_loop
     PkgConfig::FL_MHD PkgConfig::FL_HTTP_CJSON PRIVATE OpenSSL::Crypto)
 endif()

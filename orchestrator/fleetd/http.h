@@ -33,6 +33,8 @@
 #include "runner.h"
 #include "signer.h"
 
+struct fld_imgkeys; /* imgkeys.h */
+
 #define FL_HTTP_LISTEN_DEFAULT "127.0.0.1:8780"
 #define FL_HTTP_JSON_MAX       (1u << 20)    /* request body, JSON */
 #define FL_HTTP_ARTIFACT_MAX   0xffffffffull /* 4 GiB - 1: manifest length */
@@ -60,8 +62,12 @@ struct fl_http_config {
 	struct fl_runner *runner; /* borrowed; NULL: rollout routes answer
 				     503 until fl_http_set_runner() */
 	struct fl_signer *signer; /* borrowed; NULL: status shows no key */
-	const char *version;	  /* fleetd's, for status; NULL: "0" */
-	bool is_insecure;	  /* status and fleet_insecure */
+	/* borrowed; uploads are sealed (encrypted) under fresh content keys
+	 * kept here, unless ?encrypt=false. NULL: every upload is stored
+	 * plain (a server without image encryption) */
+	struct fld_imgkeys *imgkeys;
+	const char *version; /* fleetd's, for status; NULL: "0" */
+	bool is_insecure;    /* status and fleet_insecure */
 	/* HTTPS: the server's certificate and key in PEM (copied). NULL:
 	 * plain HTTP (--insecure). */
 	const char *tls_cert_pem, *tls_key_pem;

@@ -74,7 +74,10 @@ struct fl_http_req {
 	size_t body_len, body_cap;
 	/* BODY_UPLOAD (artifacts.c) */
 	int up_fd;
-	void *up_md; /* EVP_MD_CTX */
+	void *up_md;	 /* EVP_MD_CTX (a plain upload) */
+	void *up_packer; /* struct fl_seal_packer (a sealed upload) */
+	bool is_sealing;
+	uint8_t up_key[32]; /* its content key, wiped at cleanup */
 	uint64_t up_bytes;
 	int up_errno; /* a write failed (errno) */
 	char up_tmp[HTTP_PATH_MAX];
@@ -90,6 +93,7 @@ struct fl_http {
 	struct fl_store *store;
 	struct fl_runner *runner;
 	struct fl_signer *signer;
+	struct fld_imgkeys *imgkeys; /* NULL: uploads stored plain */
 	struct MHD_Daemon *d;
 	int epfd;
 	uint16_t port;

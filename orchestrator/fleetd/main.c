@@ -19,10 +19,18 @@
  *
  * A clean stop (SIGTERM, SIGINT): the API answers 503, a last tick, the
  * MQTT client drains and disconnects, the runner writes the reports it
- * holds, the store is closed, the broker is stopped. SIGHUP reopens
- * nothing for now (logged). A kill -9 at any point loses nothing the
- * runner committed (runner.h, CRASH SAFETY), and the broker, which gets
+ * holds, the store is closed, the broker is stopped. SIGHUP re-reads
+ * the certificate revocation list at once. A kill -9 at any point loses nothing
+ * the runner committed (runner.h, CRASH SAFETY), and the broker, which gets
  * SIGTERM when fleetd dies, is replaced at the next start.
+ *
+ * Revocation (pki.h): the CRL DATA/pki/crl.pem is watched (a stat every
+ * CRL_POLL_MS, and at SIGHUP): when it lists another set of serials
+ * (`fleetd pki revoke`), the embedded broker is restarted, which
+ * disconnects every client, so that a revoked device already connected
+ * is refused when it comes back; when only its dates changed (re-signed)
+ * the broker reloads it (SIGHUP) and nobody is disconnected. fleetd
+ * re-signs the CRL before it lapses, at start and every CRL_CHECK_MS.
  *
  * Exit status: 0 after a clean stop, 1 a failure (one line on stderr
  * says why), 2 a usage error. Logs: one line each on stderr,
@@ -62,6 +70,8 @@
 #include "pki_cmd.h"
 #include "runner.h"
 #include "signer.h"
+#include "imgkeys.h"
+#include "wrapkey_cmd.h"
 #include "token_cmd.h"
 
 #ifndef FLEETD_VERSION
@@ -74,6 +84,8 @@
 #define STOP_WAIT_MS	  2000u
 #define CLIENT_ID_SETTING "fleetd.mqtt_client_id"
 #define URL_MAX		  (FLD_URL_MAX + 64)
+#define CRL_POLL_MS	  1000u
+#define CRL_CHECK_MS	  (24u * 3600u * 1000u)
 
 static int log_max = FL_LOG_INFO;
 
@@ -139,6 +151,7 @@ struct app {
 	struct fl_store st;
 	bool is_store_open;
 	struct fl_signer *signer;
+	struct fld_imgkeys *imgkeys; /* the keys of encrypted images */
 	struct fl_tzdb *tzdb;
 	struct fl_tz_ops tz;
 	struct fl_http *http;
@@ -147,7 +160,11 @@ struct app {
 	struct fl_runner *runner;
 	struct fld_pki_paths pki; /* DATA/pki/ */
 	struct fld_pki_state pki_st;
-	bool is_tls; /* not --insecure: everything over TLS */
+	struct fl_loop_timer crl_timer;
+	struct stat crl_sb;	  /* crl.pem when last checked */
+	uint64_t crl_check_at_ms; /* the next re-signing check */
+	bool is_crl_bad;	  /* said so already */
+	bool is_tls;		  /* not --insecure: everything over TLS */
 	struct fl_loop_timer tick_timer;
 	uint64_t tick_at_ms; /* when tick_timer fires; 0: not armed */
 	uint64_t requests_seen;
@@ -391,6 +408,7 @@ static int open_broker(struct app *a)
 			bc.certfile = a->pki.srv_crt;
 			bc.keyfile = a->pki.srv_key;
 			bc.fleetd_cn = a->pki_st.client_cn;
+			bc.crlfile = a->pki.crl;
 		}
 		rc = fl_broker_start(&a->broker, &bc, &diag);
 		if (rc != 0) {
@@ -408,6 +426,26 @@ static int open_broker(struct app *a)
 
 /* The fleet CA and fleetd's certificates (pki.h): made at the first
  * start, checked at every one. */
+/* What the CRL holds, when it was made or re-signed or is_always. */
+static void say_crl(struct app *a, const struct fld_pki_crl_state *c,
+		    bool is_always)
+{
+	char next[32];
+	time_t t = (time_t)c->next_update;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(next, sizeof(next), "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(next, sizeof(next), "?");
+	if (c->is_new || c->is_resigned || is_always)
+		say(FL_LOG_INFO, "pki: CRL %s%s: %zu revoked, next update %s",
+		    a->pki.crl,
+		    c->is_new	     ? " created"
+		    : c->is_resigned ? " re-signed"
+				     : "",
+		    c->n_revoked, next);
+}
+
 static int open_pki(struct app *a)
 {
 	struct fld_pki_diag diag;
@@ -445,7 +483,83 @@ static int open_pki(struct app *a)
 		    st->srv_days_left);
 	say(FL_LOG_INFO, "TLS: fleet CA %s; fleetd is %s on the broker",
 	    a->pki.ca_crt, st->client_cn);
+	say_crl(a, &st->crl, true);
+	if (stat(a->pki.crl, &a->crl_sb) != 0)
+		memset(&a->crl_sb, 0, sizeof(a->crl_sb));
+	a->crl_check_at_ms = fl_loop_now_ms() + CRL_CHECK_MS;
 	return 0;
+}
+
+/* ---- the certificate revocation list ------------------------------------ */
+
+static bool is_same_file(const struct stat *x, const struct stat *y)
+{
+	return x->st_ino == y->st_ino && x->st_dev == y->st_dev &&
+	       x->st_size == y->st_size &&
+	       x->st_mtim.tv_sec == y->st_mtim.tv_sec &&
+	       x->st_mtim.tv_nsec == y->st_mtim.tv_nsec;
+}
+
+/*
+ * Checks the CRL again (re-signing it if it is about to lapse) and
+ * applies what changed to the embedded broker: a restart for another set
+ * of serials, a reload for new dates.
+ */
+static void crl_apply(struct app *a)
+{
+	struct fld_pki_crl_state st, *was = &a->pki_st.crl;
+	struct fld_pki_diag diag;
+	struct fld_pki_ca *ca = NULL;
+	int rc;
+
+	memset(&diag, 0, sizeof(diag));
+	rc = fld_pki_ca_load(&ca, &a->pki, &diag);
+	if (rc == 0)
+		rc = fld_pki_crl_check(ca, &a->pki, now_s(),
+				       FLD_PKI_CRL_RENEW_DAYS, &st, &diag);
+	fld_pki_ca_free(ca);
+	if (stat(a->pki.crl, &a->crl_sb) != 0)
+		memset(&a->crl_sb, 0, sizeof(a->crl_sb));
+	if (rc != 0) {
+		if (!a->is_crl_bad)
+			say(FL_LOG_ERROR,
+			    "pki: %s (the broker keeps the list it has; it "
+			    "will not start again until this is fixed)",
+			    diag.msg);
+		a->is_crl_bad = true;
+		return;
+	}
+	a->is_crl_bad = false;
+	say_crl(a, &st, false);
+	if (memcmp(st.digest, was->digest, sizeof(st.digest)) != 0) {
+		say(FL_LOG_INFO,
+		    "pki: the CRL lists %zu revoked certificates (was %zu)%s",
+		    st.n_revoked, was->n_revoked,
+		    a->broker != NULL ? ": restarting the broker, so that "
+					"every client connects again"
+				      : ": reload your broker (it is not "
+					"fleetd's)");
+		(void)fl_broker_restart(a->broker);
+	} else if (st.next_update != was->next_update) {
+		(void)fl_broker_reload(a->broker);
+	}
+	*was = st;
+}
+
+static void on_crl_timer(void *ctx)
+{
+	struct app *a = ctx;
+	struct stat sb;
+	uint64_t now = fl_loop_now_ms();
+
+	if (stat(a->pki.crl, &sb) != 0)
+		memset(&sb, 0, sizeof(sb));
+	if (!is_same_file(&sb, &a->crl_sb) || now >= a->crl_check_at_ms) {
+		if (now >= a->crl_check_at_ms)
+			a->crl_check_at_ms = now + CRL_CHECK_MS;
+		crl_apply(a);
+	}
+	(void)fl_loop_timer_at(a->loop, &a->crl_timer, now + CRL_POLL_MS);
 }
 
 /* ---- the tick ------------------------------------------------------------ */
@@ -558,6 +672,7 @@ static int open_http(struct app *a)
 	hc.data_dir = a->data;
 	hc.store = &a->st;
 	hc.signer = a->signer;
+	hc.imgkeys = a->imgkeys;
 	hc.version = FLEETD_VERSION;
 	hc.is_insecure = a->cfg.is_insecure;
 	hc.is_sigpipe_ignored = true;
@@ -638,6 +753,8 @@ static int open_runner(struct app *a)
 	rc.cmd_ctx = a->mqtt;
 	rc.sign = fl_signer_sign_ops;
 	rc.sign_ctx = a->signer;
+	rc.key = fld_imgkeys_key_ops;
+	rc.key_ctx = a->imgkeys;
 	rc.tz = a->tzdb != NULL ? &a->tz : NULL;
 	rc.artifact_url = a->artifact_url;
 	rc.offer_ttl_s = a->cfg.offer_ttl_s;
@@ -663,7 +780,11 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 	(void)events;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			say(FL_LOG_INFO, "SIGHUP: nothing to reopen");
+			say(FL_LOG_INFO, "SIGHUP: %s",
+			    a->is_tls ? "reading the CRL again"
+				      : "nothing to reopen");
+			if (a->is_tls)
+				crl_apply(a);
 			continue;
 		}
 		say(FL_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
@@ -684,6 +805,7 @@ static void raise_nofile(void)
 static int start(struct app *a)
 {
 	struct fl_signer_diag sdiag;
+	struct fld_imgkeys_diag kdiag;
 	int rc;
 
 	rc = open_data(a);
@@ -694,6 +816,7 @@ static int start(struct app *a)
 	if (rc != 0)
 		return rc;
 	fl_loop_timer_init(&a->tick_timer, on_tick, a);
+	fl_loop_timer_init(&a->crl_timer, on_crl_timer, a);
 	rc = open_store(a);
 	if (rc == 0)
 		rc = client_id(a);
@@ -706,6 +829,19 @@ static int start(struct app *a)
 	if (rc != 0) {
 		say(FL_LOG_ERROR, "signing key: %s",
 		    sdiag.msg[0] ? sdiag.msg : fl_strerror(rc));
+		return rc;
+	}
+	memset(&kdiag, 0, sizeof(kdiag));
+	rc = fld_imgkeys_open(&a->imgkeys, a->data, &kdiag);
+	if (rc == 0) {
+		/* made at the first encrypted import; checked now if there */
+		rc = fld_imgkeys_kek(a->imgkeys, false, &kdiag);
+		if (rc == FL_ENOENT)
+			rc = 0;
+	}
+	if (rc != 0) {
+		say(FL_LOG_ERROR, "image keys: %s",
+		    kdiag.msg[0] ? kdiag.msg : fl_strerror(rc));
 		return rc;
 	}
 	if (fl_signer_is_new(a->signer))
@@ -730,6 +866,9 @@ static int start(struct app *a)
 		rc = open_runner(a);
 	if (rc != 0)
 		return rc;
+	if (a->is_tls)
+		(void)fl_loop_timer_at(a->loop, &a->crl_timer,
+				       fl_loop_now_ms() + CRL_POLL_MS);
 	fl_mqtt_srv_set_runner(a->mqtt, a->runner);
 	fl_http_set_runner(a->http, a->runner);
 	fl_http_set_broker(a->http, a->broker_url, a->is_embedded, false);
@@ -800,8 +939,10 @@ static void stop(struct app *a)
 		    (unsigned long long)ms.received, (unsigned long long)ms.bad,
 		    (unsigned long long)ms.sent, (unsigned long long)ms.acked);
 	}
-	if (a->loop != NULL)
+	if (a->loop != NULL) {
 		fl_loop_timer_stop(a->loop, &a->tick_timer);
+		fl_loop_timer_stop(a->loop, &a->crl_timer);
+	}
 	if (a->http != NULL)
 		fl_http_set_runner(a->http, NULL);
 	fl_mqtt_srv_set_runner(a->mqtt, NULL);
@@ -811,6 +952,7 @@ static void stop(struct app *a)
 	fl_mqtt_srv_free(a->mqtt);
 	fl_broker_free(a->broker);
 	fl_signer_free(a->signer);
+	fld_imgkeys_free(a->imgkeys);
 	fl_tzdb_free(a->tzdb);
 	if (a->is_store_open)
 		fl_store_close(&a->st);
@@ -857,6 +999,8 @@ int main(int argc, char **argv)
 		return fld_pki_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "keys") == 0)
 		return fld_keys_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "wrapkey") == 0)
+		return fld_wrapkey_main(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		bool is_missing = false;
 		const char *v;

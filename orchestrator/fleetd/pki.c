@@ -42,15 +42,11 @@
 #include <openssl/x509v3.h>
 
 #include "fl/err.h"
+#include "pki_priv.h"
 
 #define SKEW_S	 300 /* notBefore this far in the past */
 #define SAN_MAX	 (FLD_PKI_HOSTS_MAX * (FLD_PKI_HOST_MAX + 8) + 128)
 #define DAYS_MAX 36500u
-
-struct fld_pki_ca {
-	X509 *crt;
-	EVP_PKEY *key;
-};
 
 __attribute__((format(printf, 3, 4))) static int
 fail(struct fld_pki_diag *diag, int err, const char *fmt, ...)
@@ -94,12 +90,15 @@ int fld_pki_paths(struct fld_pki_paths *p, const char *data)
 	    join(p->srv_key, p->dir, "server.key") != 0 ||
 	    join(p->srv_crt, p->dir, "server.crt") != 0 ||
 	    join(p->cli_key, p->dir, "fleetd.key") != 0 ||
-	    join(p->cli_crt, p->dir, "fleetd.crt") != 0)
+	    join(p->cli_crt, p->dir, "fleetd.crt") != 0 ||
+	    join(p->crl, p->dir, "crl.pem") != 0 ||
+	    join(p->issued, p->dir, "issued") != 0 ||
+	    join(p->lock, p->dir, "pki.lock") != 0)
 		return FL_EINVAL;
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
+int fld_pki__fsync_dir_of(const char *path)
 {
 	char dir[FLD_PKI_PATH_MAX];
 	const char *slash = strrchr(path, '/');
@@ -127,7 +126,7 @@ int fld_pki_mkdir(const struct fld_pki_paths *p, struct fld_pki_diag *diag)
 	struct stat sb;
 
 	if (mkdir(p->dir, 0700) == 0)
-		return fsync_dir_of(p->dir) == 0
+		return fld_pki__fsync_dir_of(p->dir) == 0
 			       ? 0
 			       : fail(diag, FL_EIO, "%s: cannot sync: %s",
 				      p->dir, strerror(errno));
@@ -146,8 +145,8 @@ static bool exists(const char *path)
 }
 
 /* Writes len bytes to path as pki.h says. */
-static int write_atomic(const char *path, const void *data, size_t len,
-			mode_t mode, bool is_force, struct fld_pki_diag *diag)
+int fld_pki__write_atomic(const char *path, const void *data, size_t len,
+			  mode_t mode, bool is_force, struct fld_pki_diag *diag)
 {
 	char tmp[FLD_PKI_PATH_MAX + 32];
 	const char *p = data;
@@ -195,7 +194,7 @@ static int write_atomic(const char *path, const void *data, size_t len,
 				    strerror(errno));
 	}
 	(void)unlink(tmp);
-	if (rc == 0 && fsync_dir_of(path) != 0)
+	if (rc == 0 && fld_pki__fsync_dir_of(path) != 0)
 		rc = fail(diag, FL_EIO, "%s: cannot sync its folder: %s", path,
 			  strerror(errno));
 	return rc;
@@ -301,7 +300,7 @@ static bool is_p256(EVP_PKEY *key)
 	       strcmp(group, "prime256v1") == 0;
 }
 
-static X509 *load_crt(const char *path, struct fld_pki_diag *diag, int *rc)
+X509 *fld_pki__load_crt(const char *path, struct fld_pki_diag *diag, int *rc)
 {
 	char *pem = NULL;
 	BIO *b;
@@ -419,9 +418,10 @@ static int write_pair(EVP_PKEY *key, X509 *x, const char *key_path,
 		free(cp);
 		return fail(diag, rc, "cannot encode the key or certificate");
 	}
-	rc = write_atomic(key_path, kp, kn, 0600, is_force, diag);
+	rc = fld_pki__write_atomic(key_path, kp, kn, 0600, is_force, diag);
 	if (rc == 0)
-		rc = write_atomic(crt_path, cp, cn, 0644, is_force, diag);
+		rc = fld_pki__write_atomic(crt_path, cp, cn, 0644, is_force,
+					   diag);
 	OPENSSL_cleanse(kp, kn);
 	free(kp);
 	free(cp);
@@ -569,6 +569,9 @@ int fld_pki_make_ca(const struct fld_pki_paths *p, unsigned days, bool is_force,
 		rc = fail(diag, rc, "cannot make the CA: %s", ossl_why());
 	else
 		rc = write_pair(key, x, p->ca_key, p->ca_crt, is_force, diag);
+	/* A new CA revokes nothing, and knows no certificate yet. */
+	if (rc == 0)
+		rc = fld_pki__fresh_crl(p, x, key, diag);
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return rc;
@@ -590,7 +593,9 @@ int fld_pki_ca_load(struct fld_pki_ca **out, const struct fld_pki_paths *p,
 	ca = calloc(1, sizeof(*ca));
 	if (ca == NULL)
 		return fail(diag, FL_ENOMEM, "out of memory");
-	ca->crt = load_crt(p->ca_crt, diag, &rc);
+	memcpy(ca->issued, p->issued, sizeof(ca->issued));
+	memcpy(ca->lock, p->lock, sizeof(ca->lock));
+	ca->crt = fld_pki__load_crt(p->ca_crt, diag, &rc);
 	if (rc == 0)
 		ca->key = load_key(p->ca_key, diag, &rc);
 	if (rc == 0 && stat(p->ca_key, &sb) == 0 && (sb.st_mode & 077) != 0)
@@ -677,7 +682,9 @@ int fld_pki_issue(const struct fld_pki_ca *ca, const struct fld_pki_req *req,
 	if (rc != 0)
 		rc = fail(diag, rc, "cannot make the certificate of %s: %s",
 			  req->cn, ossl_why());
-	else
+	else if (!is_srv)
+		rc = fld_pki__record(ca, req->cn, x, diag);
+	if (rc == 0)
 		rc = write_pair(key, x, req->key_path, req->crt_path,
 				req->is_force, diag);
 	X509_free(x);
@@ -697,7 +704,7 @@ static int check_pair(const struct fld_pki_ca *ca, const char *key_path,
 	X509 *x;
 	int rc = 0, days = 0, secs = 0;
 
-	x = load_crt(crt_path, diag, &rc);
+	x = fld_pki__load_crt(crt_path, diag, &rc);
 	if (rc == 0)
 		key = load_key(key_path, diag, &rc);
 	if (rc == 0 && X509_check_private_key(x, key) != 1)
@@ -809,6 +816,9 @@ int fld_pki_ensure(const struct fld_pki_paths *p, struct fld_pki_state *st,
 			  "%s: its name `%.64s` cannot go in the broker's "
 			  "ACL",
 			  p->cli_crt, st->client_cn);
+	if (rc == 0)
+		rc = fld_pki_crl_check(ca, p, (int64_t)time(NULL),
+				       FLD_PKI_CRL_RENEW_DAYS, &st->crl, diag);
 out:
 	fld_pki_ca_free(ca);
 	return rc;

@@ -8,15 +8,27 @@
  *   fleetd pki devices --prefix P --count N [--first K] [--out DIR]
  *                      [--days N] [--force]
  *   fleetd pki client  NAME [--out DIR] [--days N] [--force]
+ *   fleetd pki revoke  ID | --serial HEX | --cert FILE
+ *   fleetd pki list
+ *   fleetd pki crl     [--days N]
  *
  * each with fleetd's own [--data DIR] [--config FILE]. init makes the
  * fleet CA, the server certificate and fleetd's client certificate (what
  * a first start of fleetd does by itself); server issues the server
  * certificate again (new host names, rotation); device issues one
- * device's certificate (CN = its id), devices a batch of them named as
+ * device's certificate (CN = its id) and makes its wrap key (DIR/ID.wrap.pem,
+ * 0600, the private half the device keeps; the public half registered as
+ * DATA/wrap/ID.pem for fleetd's encrypted images, imgkeys.h), devices a
+ * batch of them named as
  * fleet-sim names its devices (P-000001 ...); client a certificate for a
- * tool (e.g. observer@fleet, docs/security.md). Exit status 0, 1 refused
- * or failed (one line on stderr), 2 a usage error.
+ * tool (e.g. observer@fleet, docs/security.md); revoke adds every
+ * certificate issued to ID (or the one given) to the CRL, which the broker
+ * checks (a running fleetd sees the new CRL and restarts its broker) and
+ * removes the device's wrap key (DATA/wrap/ID.pem) so that it is sent no
+ * new image keys; list shows the certificates issued, their serials,
+ * expiry and whether revoked; crl re-signs the CRL now (fleetd does it
+ * by itself before it lapses). Exit status 0, 1 refused or failed (one
+ * line on stderr), 2 a usage error.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,11 +37,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "fl/err.h"
 #include "fl/proto.h"
+#include "imgkeys.h"
 #include "pki.h"
 #include "pki_cmd.h"
 
@@ -41,17 +55,26 @@ static const char usage_text[] =
 	"[--out DIR]\n"
 	"                          [--days N] [--force]\n"
 	"       fleetd pki client  NAME [--out DIR] [--days N] [--force]\n"
+	"       fleetd pki revoke  ID | --serial HEX | --cert FILE\n"
+	"       fleetd pki list\n"
+	"       fleetd pki crl     [--days N]\n"
 	"  init      the fleet CA, the server certificate and fleetd's own "
 	"(DATA/pki/)\n"
 	"  server    the server certificate again (SANs: localhost, "
 	"127.0.0.1, ::1,\n"
 	"            and each --host)\n"
 	"  device    a device's certificate: DIR/ID.crt, DIR/ID.key "
-	"[DIR: .]\n"
+	"[DIR: .],\n"
+	"            and its wrap key DIR/ID.wrap.pem (encrypted images)\n"
 	"  devices   P-000001 ... as fleet-sim names them, from --first "
 	"[1]\n"
 	"  client    a tool's certificate (observer@fleet reads every "
 	"device topic)\n"
+	"  revoke    every certificate of ID (or one) into the revocation "
+	"list: the\n"
+	"            broker refuses it; the device's wrap key is removed\n"
+	"  list      certificates issued: id, serial, expiry, revoked\n"
+	"  crl       sign the revocation list again, valid --days [30]\n"
 	"  each also takes fleetd's --data DIR and --config FILE; "
 	"docs/security.md\n";
 
@@ -86,6 +109,7 @@ static bool get_count(const char *s, unsigned max, unsigned *out)
 
 struct opts {
 	const char *verb, *name, *out, *prefix, *data, *config;
+	const char *serial, *cert;
 	const char *hosts[FLD_PKI_HOSTS_MAX];
 	size_t n_hosts;
 	unsigned days, count, first;
@@ -99,7 +123,9 @@ static int parse(struct opts *o, int argc, char **argv)
 	o->verb = argc > 1 ? argv[1] : NULL;
 	o->first = 1;
 	if (o->verb == NULL)
-		return usage("init, server, device, devices or client?");
+		return usage(
+			"init, server, device, devices, client, revoke, list "
+			"or crl?");
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v;
 
@@ -128,6 +154,10 @@ static int parse(struct opts *o, int argc, char **argv)
 			o->data = v;
 		else if (strcmp(a, "--config") == 0)
 			o->config = v;
+		else if (strcmp(a, "--serial") == 0)
+			o->serial = v;
+		else if (strcmp(a, "--cert") == 0)
+			o->cert = v;
 		else if (strcmp(a, "--days") == 0) {
 			if (!get_count(v, 36500, &o->days))
 				return usage("--days: 1 to 36500");
@@ -151,6 +181,33 @@ static int out_paths(const char *dir, const char *name, char *key, char *crt)
 		    FLD_PKI_PATH_MAX)
 		return FL_EINVAL;
 	return 0;
+}
+
+/* Whether DIR/ID.wrap.pem exists (then said in diag). */
+static bool wrap_exists(const char *dir, const char *id,
+			struct fld_pki_diag *diag)
+{
+	char path[FLD_PKI_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s.wrap.pem", dir, id);
+	if (access(path, F_OK) != 0)
+		return false;
+	snprintf(diag->msg, sizeof(diag->msg),
+		 "%s exists (--force replaces the certificate and keys)", path);
+	return true;
+}
+
+/* The device's wrap key: DIR/ID.wrap.pem, registered as DATA/wrap/ID.pem
+ * (imgkeys.h). */
+static int make_wrap(const char *data, const char *dir, const char *id,
+		     bool is_force, struct fld_pki_diag *diag)
+{
+	struct fld_imgkeys_diag kd = {""};
+	int rc = fld_wrap_make_device(data, dir, id, is_force, &kd);
+
+	if (rc != 0)
+		snprintf(diag->msg, sizeof(diag->msg), "%s", kd.msg);
+	return rc;
 }
 
 static int check_out(const char *dir)
@@ -211,6 +268,136 @@ static int cmd_init(const struct opts *o, const struct fld_pki_paths *p)
 	return 0;
 }
 
+/* ---- revocation ---------------------------------------------------------- */
+
+/* t as a date (YYYY-MM-DD), with the time of day if is_time. */
+static void utc(char *out, size_t cap, int64_t t, bool is_time)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t < 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, cap, is_time ? "%Y-%m-%d %H:%M UTC" : "%Y-%m-%d",
+		     &tm) == 0)
+		snprintf(out, cap, "?");
+}
+
+static void crl_summary(const struct fld_pki_paths *p,
+			const struct fld_pki_crl_state *st)
+{
+	char next[32];
+
+	utc(next, sizeof(next), st->next_update, true);
+	printf("%s: %zu serial%s revoked, next update %s\n", p->crl,
+	       st->n_revoked, st->n_revoked == 1 ? "" : "s", next);
+}
+
+/*
+ * Removes DATA/wrap/ID.pem, the public half of the device's wrap key
+ * (imgkeys.h), so that fleetd wraps no new image key for it. None: nothing
+ * to do.
+ */
+static int drop_wrap_key(const char *dir, const char *id)
+{
+	struct fld_imgkeys_diag kd = {{0}};
+	int rc;
+
+	if (!fld_wrap_has(dir, id))
+		return 0;
+	rc = fld_wrap_remove(dir, id, &kd);
+	if (rc != 0 && rc != FL_ENOENT) {
+		fprintf(stderr,
+			"fleetd pki: cannot remove the wrap key of %s: %s "
+			"(while it is there, new image keys are wrapped for "
+			"it; run the revocation again)\n",
+			id, kd.msg[0] ? kd.msg : fl_strerror(rc));
+		return 1;
+	}
+	printf("%s/wrap/%s.pem: removed (no new image keys are wrapped for "
+	       "%s)\n",
+	       dir, id, id);
+	return 0;
+}
+
+static int cmd_revoke(const struct opts *o, const struct fld_pki_paths *p,
+		      const char *dir, const struct fld_pki_ca *ca)
+{
+	struct fld_pki_diag diag = {{0}};
+	struct fld_pki_revoke_res res;
+	struct fld_pki_revoke_req req = {o->name, o->serial, o->cert,
+					 (int64_t)time(NULL)};
+	const char *what = o->name ? o->name : o->serial ? o->serial : o->cert;
+	size_t n;
+	int rc = fld_pki_revoke(ca, p, &req, &res, &diag);
+
+	if (rc != 0)
+		return failed(diag.msg[0] ? diag.msg : fl_strerror(rc));
+	n = res.n_new + res.n_already;
+	for (size_t i = 0; i < n; i++)
+		printf("serial %s\n", res.serials[i]);
+	if (res.n_new == 0)
+		printf("%s: already revoked, nothing changed\n", what);
+	else
+		printf("%s: %zu certificate%s revoked%s; the broker refuses "
+		       "%s (a running fleetd restarts its broker within "
+		       "seconds, else at its next start)\n",
+		       what, res.n_new, res.n_new == 1 ? "" : "s",
+		       res.n_already ? " (the others were already)" : "",
+		       res.n_new == 1 ? "it" : "them");
+	if (o->name != NULL)
+		return drop_wrap_key(dir, o->name);
+	return 0;
+}
+
+static void print_issued(void *ctx, const struct fld_pki_issued *c)
+{
+	int64_t now = *(const int64_t *)ctx;
+	char exp[16];
+
+	utc(exp, sizeof(exp), c->not_after, false);
+	printf("%-32s %-34s %-10s %s\n", c->cn, c->serial, exp,
+	       c->is_revoked	     ? "revoked"
+	       : c->not_after <= now ? "expired"
+				     : "valid");
+}
+
+static int cmd_list(const struct fld_pki_paths *p)
+{
+	struct fld_pki_diag diag = {{0}};
+	struct fld_pki_crl_state st;
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	printf("%-32s %-34s %-10s %s\n", "ID", "SERIAL", "EXPIRES", "STATE");
+	rc = fld_pki_list(p, print_issued, &now, &st, &diag);
+	if (rc != 0)
+		return failed(diag.msg[0] ? diag.msg : fl_strerror(rc));
+	if (st.next_update != 0)
+		crl_summary(p, &st);
+	else
+		printf("%s: none yet (fleetd makes it at its next start)\n",
+		       p->crl);
+	return 0;
+}
+
+static int cmd_crl(const struct opts *o, const struct fld_pki_paths *p,
+		   const struct fld_pki_ca *ca)
+{
+	struct fld_pki_diag diag = {{0}};
+	struct fld_pki_crl_state st;
+	int rc = fld_pki_crl_resign(ca, p, (int64_t)time(NULL),
+				    o->days ? o->days : FLD_PKI_CRL_DAYS, &st,
+				    &diag);
+
+	if (rc == FL_ENOENT)
+		rc = fld_pki_crl_check(ca, p, (int64_t)time(NULL), 0, &st,
+				       &diag);
+	if (rc != 0)
+		return failed(diag.msg[0] ? diag.msg : fl_strerror(rc));
+	crl_summary(p, &st);
+	return 0;
+}
+
 int fld_pki_main(int argc, char **argv)
 {
 	struct fld_pki_paths p;
@@ -248,9 +435,27 @@ int fld_pki_main(int argc, char **argv)
 		if (o.first + o.count - 1 > 999999)
 			return usage("--first + --count: the ids go up to "
 				     "999999");
+	} else if (strcmp(o.verb, "revoke") == 0) {
+		if ((o.name != NULL) + (o.serial != NULL) + (o.cert != NULL) !=
+		    1)
+			return usage("revoke takes an ID, --serial HEX or "
+				     "--cert FILE: one of them");
+		if (o.out != NULL || o.prefix != NULL || o.count != 0 ||
+		    o.n_hosts != 0 || o.days != 0 || o.is_force)
+			return usage("revoke takes no other option");
+	} else if (strcmp(o.verb, "list") == 0 || strcmp(o.verb, "crl") == 0) {
+		if (o.name != NULL || o.out != NULL || o.prefix != NULL ||
+		    o.count != 0 || o.n_hosts != 0 || o.is_force ||
+		    (o.days != 0 && strcmp(o.verb, "list") == 0))
+			return usage("list takes no option, crl only --days");
 	} else {
-		return usage("init, server, device, devices or client?");
+		return usage(
+			"init, server, device, devices, client, revoke, list "
+			"or crl?");
 	}
+	if ((o.serial != NULL || o.cert != NULL) &&
+	    strcmp(o.verb, "revoke") != 0)
+		return usage("--serial and --cert go with revoke");
 	rc = fld_data_dir(o.data, o.config, dir, sizeof(dir), "fleetd pki");
 	if (rc != 0)
 		return rc;
@@ -265,6 +470,17 @@ int fld_pki_main(int argc, char **argv)
 		if (fld_pki_mkdir(&p, &diag) != 0)
 			return failed(diag.msg);
 		return cmd_init(&o, &p);
+	}
+	if (strcmp(o.verb, "list") == 0)
+		return cmd_list(&p);
+	if (strcmp(o.verb, "revoke") == 0 || strcmp(o.verb, "crl") == 0) {
+		rc = fld_pki_ca_load(&ca, &p, &diag);
+		if (rc != 0)
+			return failed(diag.msg);
+		rc = strcmp(o.verb, "crl") == 0 ? cmd_crl(&o, &p, ca)
+						: cmd_revoke(&o, &p, dir, ca);
+		fld_pki_ca_free(ca);
+		return rc;
 	}
 	if (strcmp(o.verb, "device") == 0 && fl_device_id_check(o.name) != 0) {
 		fprintf(stderr,
@@ -302,6 +518,8 @@ int fld_pki_main(int argc, char **argv)
 					crt,
 					o.is_force};
 
+		bool is_dev = strcmp(o.verb, "device") == 0;
+
 		if (!fld_pki_cn_ok(o.name))
 			rc = FL_EINVAL;
 		else if (out_paths(o.out ? o.out : ".", o.name, key, crt) != 0)
@@ -311,10 +529,18 @@ int fld_pki_main(int argc, char **argv)
 				 "`%.80s`: 1 to 63 of [A-Za-z0-9.@_-], or "
 				 "--out too long",
 				 o.name);
+		else if (is_dev && !o.is_force &&
+			 wrap_exists(o.out ? o.out : ".", o.name, &diag))
+			rc = FL_ESTATE;
 		else
 			rc = fld_pki_issue(ca, &r, &diag);
+		if (rc == 0 && is_dev)
+			rc = make_wrap(dir, o.out ? o.out : ".", o.name,
+				       o.is_force, &diag);
 		if (rc == 0)
 			printf("%s\n%s\n", crt, key);
+		if (rc == 0 && is_dev)
+			printf("%s/%s.wrap.pem\n", o.out ? o.out : ".", o.name);
 	} else {
 		char id[FL_DEVICE_ID_MAX + 16];
 		char key[FLD_PKI_PATH_MAX], crt[FLD_PKI_PATH_MAX];
@@ -342,11 +568,20 @@ int fld_pki_main(int argc, char **argv)
 				rc = FL_EINVAL;
 				break;
 			}
+			if (!o.is_force &&
+			    wrap_exists(o.out ? o.out : ".", id, &diag)) {
+				rc = FL_ESTATE;
+				break;
+			}
 			rc = fld_pki_issue(ca, &r, &diag);
+			if (rc == 0)
+				rc = make_wrap(dir, o.out ? o.out : ".", id,
+					       o.is_force, &diag);
 			made += rc == 0;
 		}
 		if (made > 0)
-			printf("%u device certificates in %s (%s-%06u ...)\n",
+			printf("%u device certificates and wrap keys in %s "
+			       "(%s-%06u ...)\n",
 			       made, o.out ? o.out : ".", o.prefix, o.first);
 	}
 	fld_pki_ca_free(ca);

@@ -428,8 +428,8 @@ void runner__effects(struct fl_runner *r, struct r_rollout *ro,
 
 	switch (d->kind) {
 	case FL_DEC_OFFER:
-		if (m == NULL)
-			break;
+		if (m == NULL || job == 0)
+			break; /* refused: no wrap key (rcmd_offer_check) */
 		if (job != m->offer_job) {
 			m->offer_job = job;
 			jobm_reset(&m->offer);
@@ -1562,8 +1562,33 @@ static int rows(struct fl_runner *r, struct r_rollout *ro, int64_t now)
 
 struct refused {
 	uint32_t dev;
+	bool is_offer; /* an offer (no wrap key), else a rollback */
 	char why[160];
 };
+
+/* The number of the rollback manifest a member was given (0 none). */
+static uint64_t given_seq(const struct r_rollout *ro, const struct r_mem *m)
+{
+	return m != NULL && m->rbm != 0 && m->rbm <= ro->n_rbm
+		       ? ro->rbm[m->rbm - 1].seq
+		       : 0;
+}
+
+/* An offer refused before it was made: the member fails with no_key. */
+static int refuse_offer(struct refused **ref, size_t *n, uint32_t dev,
+			const char *why)
+{
+	struct refused *v = realloc(*ref, (*n + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return FL_ENOMEM;
+	*ref = v;
+	v[*n].dev = dev;
+	v[*n].is_offer = true;
+	runner__copy(v[*n].why, sizeof(v[*n].why), why);
+	(*n)++;
+	return 0;
+}
 
 /* Records one step's decisions (with their jobs), then the notes and
  * inputs they caused. */
@@ -1582,9 +1607,15 @@ static int decisions(struct fl_runner *r, struct r_rollout *ro,
 		uint32_t job = 0;
 
 		if (d->kind == FL_DEC_OFFER && m != NULL) {
+			char why[160];
+
 			err = row_write(r, ro, d->dev, now);
 			if (err == 0 && m->offer_job != 0 && !m->offer.is_final)
 				job = m->offer_job; /* the same job again */
+			else if (err == 0 &&
+				 rcmd_offer_check(r, ro, d->dev, why,
+						  sizeof(why)) != 0)
+				err = refuse_offer(&ref, &n_ref, d->dev, why);
 			else if (err == 0)
 				err = fl_store_job_create(
 					r->st, ro->name, id, FL_STORE_JOB_OFFER,
@@ -1609,6 +1640,7 @@ static int decisions(struct fl_runner *r, struct r_rollout *ro,
 					if (v != NULL) {
 						ref = v;
 						ref[n_ref].dev = d->dev;
+						ref[n_ref].is_offer = false;
 						runner__copy(ref[n_ref++].why,
 							     sizeof(ref->why),
 							     why);
@@ -1628,7 +1660,11 @@ static int decisions(struct fl_runner *r, struct r_rollout *ro,
 			}
 		}
 		if (err == 0)
-			err = rlog_decision(payload, sizeof(payload), d, job);
+			err = rlog_decision(payload, sizeof(payload), d, job,
+					    d->kind == FL_DEC_ROLLBACK_DEVICE &&
+							    job != 0
+						    ? given_seq(ro, m)
+						    : 0);
 		if (err == 0)
 			err = rlog_append(r, FL_STORE_EV_DECISION, d->kind,
 					  ro->name, id, now, payload);
@@ -1661,7 +1697,9 @@ static int decisions(struct fl_runner *r, struct r_rollout *ro,
 		err = rlog_append(r, FL_STORE_EV_NOTE, FL_RUNNER_NOTE_REFUSED,
 				  ro->name, id, now, payload);
 		memset(&ev, 0, sizeof(ev));
-		ev.kind = FL_EV_ROLLBACK_FAILED;
+		ev.kind =
+			ref[i].is_offer ? FL_EV_FAILED : FL_EV_ROLLBACK_FAILED;
+		ev.reason = ref[i].is_offer ? FL_FAIL_NO_KEY : 0;
 		ev.dev = ref[i].dev;
 		ev.at_s = now;
 		if (err == 0)
@@ -1829,12 +1867,15 @@ out:
 }
 
 /* A rollback manifest missing from the cache (a device's floor moved):
- * sealed and logged in a transaction of its own before it is sent. */
+ * sealed and logged in a transaction of its own before it is sent, with
+ * the note that the device is given it. */
 static int seal_now(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
 		    int64_t now, struct fl_manifest_env *env)
 {
 	char payload[FL_STORE_PAYLOAD_MAX], why[160];
+	struct r_mem *m = &ro->mem[dev];
 	size_t before = ro->n_rbm;
+	uint16_t had = m->rbm;
 	int err = fl_store_begin(r->st);
 
 	if (err == 0)
@@ -1847,14 +1888,19 @@ static int seal_now(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
 					  FL_RUNNER_NOTE_RB_MANIFEST, ro->name,
 					  NULL, now, payload);
 	}
+	if (err == 0 && m->rbm != had && given_seq(ro, m) != 0) {
+		snprintf(payload, sizeof(payload), "{\"seq\":%" PRIu64 "}",
+			 given_seq(ro, m));
+		err = rlog_append(r, FL_STORE_EV_NOTE, FL_RUNNER_NOTE_RB_GIVEN,
+				  ro->name, ro->inv[dev].id, now, payload);
+	}
 	if (err == 0)
 		err = fl_store_commit(r->st);
 	if (err != 0) {
 		if (r->st->in_txn)
 			(void)fl_store_rollback(r->st);
 		ro->n_rbm = before;
-		if (ro->mem[dev].rbm > before)
-			ro->mem[dev].rbm = 0;
+		m->rbm = had; /* what the log says it has */
 		return err;
 	}
 	for (size_t i = before; i < ro->n_rbm; i++)
@@ -1921,8 +1967,11 @@ static void send_due(struct fl_runner *r, int64_t now)
 			} else if (is_busy(d, m->offer_job)) {
 				m->next_send = now + R_BLOCKED_RETRY_S;
 				continue;
+			} else if (rcmd_offer(r, ro, dev, now, cmd) != 0) {
+				/* no key could be wrapped (logged): later */
+				m->next_send = now + r->cfg.resend_s;
+				continue;
 			} else {
-				rcmd_offer(r, ro, dev, now, cmd);
 				err = r->cfg.cmd.send(r->cfg.cmd_ctx, d->id,
 						      cmd);
 			}
@@ -1976,6 +2025,7 @@ int fl_runner_tick(struct fl_runner *r, int64_t now_s, uint32_t *next)
 		return FL_EINVAL;
 	*next = 1000;
 	err = runner__flush(r);
+
 	for (size_t i = 0; err == 0 && i < r->n_ro; i++)
 		if (r->ro[i]->is_broken)
 			err = runner__rebuild(r, r->ro[i]);

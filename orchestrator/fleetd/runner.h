@@ -49,13 +49,18 @@
  *        "job"} ("stage" left out only for FL_ENGINE_NO_STAGE, the
  *        others when 0; "until": null for FL_ENGINE_NEVER; job: the job
  *        id the offer, cancel or rollback carries).
+ * A rollback decision's payload also names the rollback manifest the
+ * device is given, "rbm": its seq (re-sends use that one, also after a
+ * restart, where the device's slots may no longer describe the image).
  * After a step's decisions come the notes it caused:
  * FL_RUNNER_NOTE_RB_MANIFEST {"sha256","model","seq","manifest":{}}, a
  * rollback manifest sealed for an image and a model (re-sends use it), and
  * FL_RUNNER_NOTE_REFUSED {"why":".."}, a rollback the runner could not
  * make (no previous image), followed by the FL_EV_ROLLBACK_FAILED input it
- * feeds the engine for that device. An action that changes nothing is not
- * logged.
+ * feeds the engine for that device. FL_RUNNER_NOTE_RB_GIVEN {"seq":S},
+ * device = its id: a device owed a rollback is given another rollback
+ * manifest (its floor reached the one it had), after that manifest's
+ * note. An action that changes nothing is not logged.
  *
  * Not thread-safe: one thread (fleetd's loop) calls everything.
  */
@@ -86,6 +91,37 @@ struct fl_runner_sign_ops {
 		    const struct fl_manifest *m);
 };
 
+/* What an image was sealed into (fleetd's encrypted import). */
+struct fl_runner_sealed {
+	char container[65]; /* the container's SHA-256, lower-case hex */
+	uint32_t length;    /* its bytes */
+	uint8_t zip;	    /* enum fl_seal_zip */
+	uint32_t chunk;	    /* plaintext bytes per chunk */
+};
+
+/* The key port of encrypted images (fleetd: imgkeys.c). Not set (sealed
+ * NULL): every image goes out as it is stored, plain, whatever the plan's
+ * artifact.encrypt says. */
+struct fl_runner_key_ops {
+	/* The image whose SHA-256 is sha (hex) as fleetd holds it sealed:
+	 * 0 with *out, FL_ENOENT when it holds no container of it, another
+	 * error (why[] says which). */
+	int (*sealed)(void *ctx, const char *sha, struct fl_runner_sealed *out,
+		      char *why, size_t why_cap);
+	/* Whether a key can be wrapped for device: its own wrap key, else
+	 * group's (NULL: none). 0 or FL_ENOENT. */
+	int (*can_wrap)(void *ctx, const char *device, const char *group);
+	/* The content key of env's image (body format 2) wrapped for device
+	 * (its own key, else group's) and bound to env's body. 0, FL_ENOENT
+	 * (no wrap key), another error; why[] says which. */
+	int (*wrap)(void *ctx, const char *device, const char *group,
+		    const struct fl_manifest_env *env,
+		    uint8_t key[FL_CMD_KEY_BYTES], char *why, size_t why_cap);
+};
+
+/* The label whose value names a device's wrap group (docs/security.md). */
+#define FL_RUNNER_WRAP_LABEL "wrap_group"
+
 /* The kinds of the runner's NOTE events (see THE LOG above). */
 enum fl_runner_note {
 	FL_RUNNER_NOTE_MANIFEST = 100,
@@ -95,6 +131,7 @@ enum fl_runner_note {
 	FL_RUNNER_NOTE_STEP = 104,
 	FL_RUNNER_NOTE_REFUSED = 105,
 	FL_RUNNER_NOTE_RB_MANIFEST = 106,
+	FL_RUNNER_NOTE_RB_GIVEN = 107,
 };
 
 /* The store setting holding the next manifest sequence number: a
@@ -108,6 +145,8 @@ struct fl_runner_config {
 	void *cmd_ctx;
 	struct fl_runner_sign_ops sign;
 	void *sign_ctx;
+	struct fl_runner_key_ops key; /* encrypted images; zeroed: none */
+	void *key_ctx;
 	const struct fl_tz_ops *tz; /* windows; NULL: every zone is UTC */
 	const char *artifact_url;   /* base URL devices download from,
 				       e.g. "http://192.0.2.1:8780/artifacts/" */
@@ -194,6 +233,11 @@ struct fl_runner_error {
 	unsigned n_conflicts;	     /* conflict: devices already in an
 					active rollout of the component */
 	char conflicts[20][FL_DEVICE_ID_MAX];
+	/* Also on success (fl_runner_start of an encrypted image): targets
+	 * known at the start with no wrap key, own or group; each fails
+	 * with no_key when its offer comes (the first 20 listed). */
+	unsigned n_no_key;
+	char no_key[20][FL_DEVICE_ID_MAX];
 };
 
 /* Starts a rollout from a plan's text whose artifact is the stored image
@@ -202,14 +246,21 @@ struct fl_runner_error {
  * builds its inventory from the devices that reported, refuses targets
  * already in an active rollout of the same component, seals the manifest
  * (url = artifact_url + digest, the fleet's next sequence number), and
- * records rollout, manifest and inventory in one transaction. Its first
+ * records rollout, manifest and inventory in one transaction. With the
+ * key port set, an image the plan wants encrypted (artifact.encrypt, the
+ * default) goes out as the container fleetd sealed it into: the manifest
+ * is a body format 2 naming it, each offer carries the content key
+ * wrapped for the device (err->n_no_key counts the targets without a wrap
+ * key); with encrypt: false, the image's plain copy. Its first
  * step is taken at the next tick. Returns 0, or with *err filled:
  * FL_EINVAL (400 bad_request: a bad digest or operator; 422 invalid_plan:
  * with diags, also a plan naming more models than a manifest holds, 8),
  * FL_ETOOBIG (413 too_large), FL_ENOENT (404 not_found: no such
  * artifact), FL_EBUSY (409 conflict: the name exists, or n_conflicts
- * devices overlap), the signing port's error or a store error (500
- * internal: nothing recorded). */
+ * devices overlap), FL_ESTATE (409 not_stored: the artifact is not held
+ * in the form the plan asks for, encrypted or plain), the signing port's
+ * error, the key port's or a store error (500 internal: nothing
+ * recorded). */
 int fl_runner_start(struct fl_runner *r, const char *plan_text, size_t len,
 		    const char *plan_file, const char *artifact_sha256,
 		    const char *who, int64_t now_s,
@@ -258,6 +309,7 @@ struct fl_runner_view {
 	int64_t rollback_started_s; /* -1 none */
 	uint8_t rollback_why;	    /* enum fl_why: GATE or OPERATOR */
 	uint16_t rollback_stage;
+	bool is_encrypted;	    /* its offers carry an encrypted image */
 	const struct fl_plan *plan; /* borrowed until the next call */
 };
 int fl_runner_view(struct fl_runner *r, const char *rollout,

@@ -308,10 +308,87 @@ static unsigned conflicts(struct fl_runner *r, const struct r_rollout *nr,
 	return n;
 }
 
+/* Whether a stored artifact's file holds its own bytes (files are named
+ * by their digest; an image held only sealed is recorded with its
+ * container's path). */
+static bool has_plain_copy(const struct fl_store_artifact *a)
+{
+	const char *base = strrchr(a->path, '/');
+
+	base = base != NULL ? base + 1 : a->path;
+	return strcmp(base, a->sha256) == 0;
+}
+
+/* How the artifact goes out: *is_sealed and *s when the plan wants it
+ * encrypted (and the runner has a key port), else its plain copy. */
+static int artifact_form(struct fl_runner *r, const struct fl_plan *p,
+			 const struct fl_store_artifact *a,
+			 struct fl_runner_sealed *s, bool *is_sealed,
+			 struct fl_runner_error *err)
+{
+	char why[200] = "";
+	int rc;
+
+	*is_sealed = false;
+	if (r->cfg.key.sealed == NULL)
+		return 0; /* no encryption here: as stored */
+	if (!p->artifact.is_encrypted) {
+		if (has_plain_copy(a))
+			return 0;
+		set_error(err, 409, "not_stored",
+			  "artifact %.12s is stored encrypted only and the "
+			  "plan says encrypt: false: upload it plain (PUT "
+			  "?encrypt=false, as fleetctl rollout start does)",
+			  a->sha256);
+		return FL_ESTATE;
+	}
+	rc = r->cfg.key.sealed(r->cfg.key_ctx, a->sha256, s, why, sizeof(why));
+	if (rc == FL_ENOENT) {
+		set_error(err, 409, "not_stored",
+			  "artifact %.12s is not stored encrypted: upload it "
+			  "without ?encrypt=false, or set artifact.encrypt: "
+			  "false for devices that cannot decrypt",
+			  a->sha256);
+		return FL_ESTATE;
+	}
+	if (rc != 0) {
+		set_error(err, 500, "internal",
+			  "the artifact's content key: %s", why);
+		return rc;
+	}
+	*is_sealed = true;
+	return 0;
+}
+
+/* The targets that no key can be wrapped for, counted into err. */
+static void count_no_key(struct fl_runner *r, const struct r_rollout *ro,
+			 struct fl_runner_error *err)
+{
+	for (size_t i = 0; i < ro->n_inv; i++) {
+		struct fl_engine_device d;
+
+		if (fl_engine_device(ro->eng, (uint32_t)i, &d) != 0 ||
+		    !d.is_target ||
+		    r->cfg.key.can_wrap(r->cfg.key_ctx, ro->inv[i].id,
+					rcmd_wrap_group(&ro->inv[i])) == 0)
+			continue;
+		if (err->n_no_key < 20)
+			runner__copy(err->no_key[err->n_no_key],
+				     sizeof(err->no_key[0]), ro->inv[i].id);
+		err->n_no_key++;
+	}
+	if (err->n_no_key > 0)
+		runner__log(r, NULL,
+			    "rollout %s: %u targeted devices have no wrap key "
+			    "(%s%s): each fails with no_key when offered",
+			    ro->name, err->n_no_key, err->no_key[0],
+			    err->n_no_key > 1 ? ", ..." : "");
+}
+
 /* The rollout's manifest, before sealing (seq set by the seal). */
 static int offer_manifest(struct fl_runner *r, const struct r_rollout *ro,
-			  int64_t now, struct fl_manifest *m,
-			  struct fl_runner_error *err)
+			  const struct fl_runner_sealed *sealed, int64_t now,
+			  struct fl_manifest *m, struct fl_runner_error *err)
 {
 	const struct fl_plan *p = ro->plan;
 	struct fl_proto_diag pd;
@@ -341,7 +418,17 @@ static int offer_manifest(struct fl_runner *r, const struct r_rollout *ro,
 	if (fl_hex_decode(m->sha256, sizeof(m->sha256), ro->sha256, 64) != 0)
 		goto bad;
 	snprintf(m->url, sizeof(m->url), "%s%s", r->cfg.artifact_url,
-		 ro->sha256);
+		 sealed != NULL ? sealed->container : ro->sha256);
+	if (sealed != NULL) {
+		m->v = FL_MANIFEST_BODY_SEALED;
+		m->is_sealed = true;
+		m->enc_zip = sealed->zip;
+		m->enc_chunk = sealed->chunk;
+		m->enc_length = sealed->length;
+		if (fl_hex_decode(m->enc_sha256, sizeof(m->enc_sha256),
+				  sealed->container, 64) != 0)
+			goto bad;
+	}
 	m->issued = (uint64_t)now;
 	m->expires = (uint64_t)(now + r->cfg.manifest_ttl_s);
 	m->seq = 1;
@@ -444,6 +531,8 @@ int fl_runner_start(struct fl_runner *r, const char *plan_text, size_t len,
 	struct fl_runner_error local;
 	struct fl_store_artifact *a = NULL;
 	struct r_rollout *ro = NULL;
+	struct fl_runner_sealed sealed;
+	bool is_sealed = false;
 	struct start_ctx c;
 	struct fl_manifest m;
 	struct fl_plan *plan = NULL;
@@ -511,6 +600,9 @@ int fl_runner_start(struct fl_runner *r, const char *plan_text, size_t len,
 			  plan->name);
 		goto out;
 	}
+	rc = artifact_form(r, plan, a, &sealed, &is_sealed, err);
+	if (rc != 0)
+		goto out;
 	ro = runner__rollout_new(plan->name, artifact_sha256, a->length);
 	if (ro == NULL) {
 		rc = FL_ENOMEM;
@@ -547,9 +639,11 @@ int fl_runner_start(struct fl_runner *r, const char *plan_text, size_t len,
 			  err->n_conflicts, ro->plan->artifact.component);
 		goto out;
 	}
-	rc = offer_manifest(r, ro, now_s, &m, err);
+	rc = offer_manifest(r, ro, is_sealed ? &sealed : NULL, now_s, &m, err);
 	if (rc != 0)
 		goto out;
+	if (is_sealed)
+		count_no_key(r, ro, err);
 	rc = start_record(r, ro, plan_text, len, who, now_s, &m, a);
 	if (rc == FL_EBUSY) {
 		set_error(err, 409, "conflict", "a rollout named '%s' exists",
@@ -614,6 +708,8 @@ static int view_stored(struct fl_runner *r, const char *rollout,
 				&r->view_plan) != 0)
 		r->view_plan = NULL; /* the view goes without */
 	out->plan = r->view_plan;
+	out->is_encrypted = r->cfg.key.sealed != NULL && out->plan != NULL &&
+			    out->plan->artifact.is_encrypted;
 out:
 	free(x);
 	return err;
@@ -669,6 +765,7 @@ int fl_runner_view(struct fl_runner *r, const char *rollout,
 			break;
 		}
 	}
+	out->is_encrypted = rcmd_is_sealed(ro);
 	out->rollback_started_s = ro->rb_started;
 	out->rollback_why = ro->rb_why;
 	out->rollback_stage = ro->rb_stage;

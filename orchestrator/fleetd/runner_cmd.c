@@ -161,10 +161,53 @@ static uint32_t trial_window_s(struct r_rollout *ro, uint32_t dev)
 	return soak > UINT32_MAX ? UINT32_MAX : soak > 0 ? (uint32_t)soak : 0;
 }
 
-void rcmd_offer(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
-		int64_t now, struct fl_cmd *cmd)
+/* ---- encrypted images: the wrapped content key ----------------------------
+ */
+
+const char *rcmd_wrap_group(const struct fl_inv_device *d)
+{
+	for (unsigned i = 0; i < d->nlabels; i++)
+		if (strcmp(d->labels[i].key, FL_RUNNER_WRAP_LABEL) == 0 &&
+		    d->labels[i].value != NULL && d->labels[i].value[0] != '\0')
+			return d->labels[i].value;
+	return NULL;
+}
+
+bool rcmd_is_sealed(const struct r_rollout *ro)
+{
+	struct fl_manifest m;
+
+	return ro->env.body_len > 0 &&
+	       fl_manifest_body_decode_unverified(
+		       &m, ro->env.body, ro->env.body_len, NULL) == 0 &&
+	       m.is_sealed;
+}
+
+int rcmd_offer_check(struct fl_runner *r, const struct r_rollout *ro,
+		     uint32_t dev, char *why, size_t why_cap)
+{
+	const struct fl_inv_device *d = &ro->inv[dev];
+	const char *group;
+
+	if (r->cfg.key.can_wrap == NULL || !rcmd_is_sealed(ro))
+		return 0;
+	group = rcmd_wrap_group(d);
+	if (r->cfg.key.can_wrap(r->cfg.key_ctx, d->id, group) == 0)
+		return 0;
+	snprintf(why, why_cap,
+		 "no_key: the image is encrypted and %s has no wrap key "
+		 "(own%s%s%s): fleetd wrapkey add, or encrypt: false",
+		 d->id, group != NULL ? " or of its group `" : ", or a label ",
+		 group != NULL ? group : FL_RUNNER_WRAP_LABEL "=GROUP",
+		 group != NULL ? "`" : "");
+	return FL_ENOENT;
+}
+
+int rcmd_offer(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
+	       int64_t now, struct fl_cmd *cmd)
 {
 	const struct fl_plan *p = ro->plan;
+	int err = 0;
 
 	memset(cmd, 0, sizeof(*cmd));
 	cmd->type = FL_CMD_OFFER;
@@ -195,6 +238,18 @@ void rcmd_offer(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
 		l->max = m->max;
 		cmd->n_limits++;
 	}
+	if (r->cfg.key.wrap != NULL && rcmd_is_sealed(ro)) {
+		const struct fl_inv_device *d = &ro->inv[dev];
+		char why[256] = "";
+
+		err = r->cfg.key.wrap(r->cfg.key_ctx, d->id, rcmd_wrap_group(d),
+				      &ro->env, cmd->key, why, sizeof(why));
+		cmd->has_key = err == 0;
+		if (err != 0)
+			runner__log(r, d->id, "rollout %s: offer not sent: %s",
+				    ro->name, why);
+	}
+	return err;
 }
 
 void rcmd_cancel(struct r_rollout *ro, uint32_t dev, int64_t now,

@@ -12,7 +12,8 @@
  * field by field, in the same order, no more and no fewer (else
  * FL_ECORRUPT: the log does not describe this engine, or the engine
  * changed). While replaying, the runner's own bookkeeping (job ids, what
- * each member is owed, the rollback manifests) is redone from the logged
+ * each member is owed, the rollback manifests and the one each member
+ * was given, resolved once the whole log is read) is redone from the logged
  * decisions by the same code as when they were first taken
  * (runner__effects), so a rebuilt runner also knows what it still has to
  * send.
@@ -219,7 +220,7 @@ int rlog_event(char *out, size_t cap, const struct fl_event *ev,
 }
 
 int rlog_decision(char *out, size_t cap, const struct fl_decision *d,
-		  uint32_t job)
+		  uint32_t job, uint64_t rbm)
 {
 	struct r_json j;
 
@@ -237,6 +238,8 @@ int rlog_decision(char *out, size_t cap, const struct fl_decision *d,
 		rjson_int(&j, "until", d->until_s);
 	if (job != 0)
 		rjson_int(&j, "job", job);
+	if (rbm != 0)
+		rjson_int(&j, "rbm", (int64_t)rbm);
 	rjson_close(&j);
 	return done(&j);
 }
@@ -325,6 +328,10 @@ struct replay {
 	struct fl_decision *exp; /* what the last replayed step decided */
 	size_t n_exp, i_exp;
 	uint64_t seq; /* the record being replayed */
+	/* the rollback manifest each member was given last (its seq; 0
+	 * none), resolved once every manifest note is read */
+	uint64_t *given;
+	size_t cap_given;
 };
 
 static int page_cb(void *ctx, const struct fl_store_event *e)
@@ -423,6 +430,50 @@ static int replay_rbm(struct replay *rp, const cJSON *o)
 	return 0;
 }
 
+/* Member dev was given the rollback manifest numbered seq. */
+static int note_given(struct replay *rp, uint32_t dev, int64_t seq)
+{
+	if (seq <= 0 || dev >= rp->ro->n_inv)
+		return corrupt(rp, "a bad rollback manifest number");
+	if (dev >= rp->cap_given) {
+		size_t cap = rp->cap_given ? rp->cap_given : 1024;
+		uint64_t *v;
+
+		while (cap <= dev)
+			cap *= 2;
+		v = realloc(rp->given, cap * sizeof(*v));
+		if (v == NULL)
+			return FL_ENOMEM;
+		memset(v + rp->cap_given, 0,
+		       (cap - rp->cap_given) * sizeof(*v));
+		rp->given = v;
+		rp->cap_given = cap;
+	}
+	rp->given[dev] = (uint64_t)seq;
+	return 0;
+}
+
+/* Each member's rollback manifest, by its number, as the log last gave
+ * it. */
+static int resolve_given(struct replay *rp)
+{
+	struct r_rollout *ro = rp->ro;
+
+	for (size_t k = 0; k < rp->cap_given && k < ro->n_inv; k++) {
+		size_t i = ro->n_rbm;
+
+		if (rp->given[k] == 0)
+			continue;
+		while (i > 0 && ro->rbm[i - 1].seq != rp->given[k])
+			i--;
+		if (i == 0)
+			return corrupt(rp, "a rollback manifest that the log "
+					   "does not hold");
+		ro->mem[k].rbm = i - 1 < UINT16_MAX ? (uint16_t)i : 0;
+	}
+	return 0;
+}
+
 static int replay_note(struct replay *rp, const struct fl_store_event *e,
 		       const cJSON *o)
 {
@@ -480,6 +531,15 @@ static int replay_note(struct replay *rp, const struct fl_store_event *e,
 		ro->is_dirty = false;
 		return 0;
 	case FL_RUNNER_NOTE_RB_MANIFEST: return replay_rbm(rp, o);
+	case FL_RUNNER_NOTE_RB_GIVEN: {
+		uint32_t dev;
+
+		if (ro->eng == NULL ||
+		    fl_engine_lookup(ro->eng, e->device, &dev) != 0)
+			return corrupt(rp, "a manifest given to an unknown "
+					   "device");
+		return note_given(rp, dev, int_of(o, "seq", 0));
+	}
 	default: return 0; /* for people */
 	}
 }
@@ -552,6 +612,9 @@ static int replay_decision(struct replay *rp, const struct fl_store_event *e,
 	if (job < 0 || job > UINT32_MAX)
 		return corrupt(rp, "a bad job id");
 	runner__effects(rp->r, ro, d, (uint32_t)job);
+	if (d->kind == FL_DEC_ROLLBACK_DEVICE && job != 0 &&
+	    item(o, "rbm") != NULL)
+		return note_given(rp, dev, int_of(o, "rbm", 0));
 	return 0;
 }
 
@@ -621,8 +684,11 @@ int rlog_replay(struct fl_runner *r, struct r_rollout *ro)
 		err = corrupt(&rp, "no engine was created");
 	else if (ro->n_synced != ro->n_inv)
 		err = corrupt(&rp, "entries never synced");
+	else
+		err = resolve_given(&rp);
 out:
 	free(rp.page);
 	free(rp.exp);
+	free(rp.given);
 	return err;
 }

@@ -273,7 +273,7 @@ int rlog_inv(char *out, size_t cap, const struct fl_inv_device *d);
 int rlog_event(char *out, size_t cap, const struct fl_event *ev,
 	       const struct fl_status *from, uint32_t job);
 int rlog_decision(char *out, size_t cap, const struct fl_decision *d,
-		  uint32_t job);
+		  uint32_t job, uint64_t rbm); /* rbm: its manifest's seq */
 
 /* Appends one event to the log (inside the caller's transaction). */
 int rlog_append(struct fl_runner *r, uint8_t type, uint16_t kind,
@@ -295,9 +295,20 @@ int rlog_replay(struct fl_runner *r, struct r_rollout *ro);
 int rcmd_seal(struct fl_runner *r, struct fl_manifest *m,
 	      struct fl_manifest_env *env);
 
-/* The commands owed to a member, ready to send. */
-void rcmd_offer(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
-		int64_t now, struct fl_cmd *cmd);
+/* The commands owed to a member, ready to send. An offer of an encrypted
+ * image carries the content key wrapped for the device (the key port);
+ * rcmd_offer returns 0, or the port's error (logged: not to be sent). */
+int rcmd_offer(struct fl_runner *r, struct r_rollout *ro, uint32_t dev,
+	       int64_t now, struct fl_cmd *cmd);
+
+/* Encrypted images: whether the rollout's manifest is one (body format
+ * 2); a device's wrap group (its label FL_RUNNER_WRAP_LABEL, NULL none);
+ * whether a key can be wrapped for a member (0, or FL_ENOENT with why[]
+ * set: its offer is refused, the member fails with no_key). */
+bool rcmd_is_sealed(const struct r_rollout *ro);
+const char *rcmd_wrap_group(const struct fl_inv_device *d);
+int rcmd_offer_check(struct fl_runner *r, const struct r_rollout *ro,
+		     uint32_t dev, char *why, size_t why_cap);
 void rcmd_cancel(struct r_rollout *ro, uint32_t dev, int64_t now,
 		 const struct fl_runner_config *cfg, struct fl_cmd *cmd);
 

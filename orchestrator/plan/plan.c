@@ -57,7 +57,14 @@ enum {
 	TOP_STAGES,
 	TOP_FOUR_EYES
 };
-enum { ART_COMPONENT, ART_VERSION, ART_FILE, ART_HARDWARE, ART_FROM };
+enum {
+	ART_COMPONENT,
+	ART_VERSION,
+	ART_FILE,
+	ART_HARDWARE,
+	ART_FROM,
+	ART_ENCRYPT
+};
 enum { TGT_MATCH, TGT_EXCLUDE };
 enum { DEV_MIN_BATTERY, DEV_MIN_FREE_STORAGE, DEV_ACTIVATE };
 enum {
@@ -92,7 +99,8 @@ static const struct {
 		   {"rollout", "description", "artifact", "targets", "device",
 		    "health", "windows", "holds", "stages", "four_eyes"}},
 	[L_ARTIFACT] = {"`artifact`",
-			{"component", "version", "file", "hardware", "from"}},
+			{"component", "version", "file", "hardware", "from",
+			 "encrypt"}},
 	[L_TARGETS] = {"`targets`", {"match", "exclude"}},
 	[L_DEVICE] = {"`device`",
 		      {"min_battery", "min_free_storage", "activate"}},
@@ -777,6 +785,20 @@ static void check_artifact(struct ctx *c, const struct plan__node *n,
 			ERR(c, h->pos,
 			    "`hardware` is empty: list the models "
 			    "the artifact may be installed on");
+	}
+	p->artifact.is_encrypted = 1;
+	if (f.v[ART_ENCRYPT] != NULL &&
+	    want(c, f.v[ART_ENCRYPT], PLAN_SCALAR, "encrypt",
+		 "`true` or `false`", 0)) {
+		if (text_eq(f.v[ART_ENCRYPT], "false"))
+			p->artifact.is_encrypted = 0;
+		else if (!text_eq(f.v[ART_ENCRYPT], "true"))
+			ERR(c, f.v[ART_ENCRYPT]->pos,
+			    "`encrypt`: `true` or `false`, not `%s` (true, the "
+			    "default: fleetd stores and serves the image "
+			    "encrypted, for devices with a wrap key; false: "
+			    "plain, for devices that cannot decrypt)",
+			    show(c, f.v[ART_ENCRYPT]));
 	}
 	if (f.v[ART_FROM] != NULL) {
 		check_semver_range(c, f.v[ART_FROM]);

@@ -60,6 +60,14 @@
  *             subscribed to another's commands gets none of them; HTTPS
  *             without the fleet CA or with another refused;
  *   insecure  --insecure: plain text, the warning, fleet_insecure 1.
+ *   revoke    `fleetd pki revoke` while fleetd runs: the broker restarts,
+ *             the revoked device's open connection is dropped and it is
+ *             refused from then on, another device reconnects, a rollout
+ *             still completes; revoking again, an unknown id, a bad
+ *             serial change nothing; a CRL near its next update is
+ *             re-signed (running: without a broker restart; and at
+ *             start); a revocation made while fleetd is stopped holds at
+ *             its next start, and a device issued again connects.
  *
  * fleetd runs with TLS as it does by default: the helpers trust its CA
  * (DATA/pki/ca.crt: curl, fleetctl through FLEET_CA), fleet-sim connects
@@ -794,7 +802,11 @@ static void upload_image(void)
 	path_of(path, sizeof(path), "fw-2.0.0.bin");
 	img = read_text(path);
 	assert_non_null(img);
-	snprintf(url, sizeof(url), "/api/v1/artifacts/%s", sha);
+	/* Over TLS every device has a wrap key (fleetd pki devices): the
+	 * image is stored and sent encrypted; insecure runs store it plain
+	 * (their plans say encrypt: false). */
+	snprintf(url, sizeof(url), "/api/v1/artifacts/%s%s", sha,
+		 fd_.ca[0] ? "" : "?encrypt=false");
 	st = http("PUT", url, img, IMAGE_BYTES, "application/octet-stream",
 		  NULL);
 	free(img);
@@ -814,13 +826,15 @@ static void plan_text_x(char *plan, size_t cap, const char *name,
 		 "  version: 2.0.0\n"
 		 "  file: fw-2.0.0.bin\n"
 		 "  hardware: [" MODEL "]\n"
+		 "%s"
 		 "health:\n"
 		 "  soak: 2s\n"
 		 "  on_failure: rollback\n"
 		 "%s"
 		 "%s"
 		 "stages:\n%s",
-		 name, health, sections, stages);
+		 name, fd_.ca[0] ? "" : "  encrypt: false\n", health, sections,
+		 stages);
 }
 
 static void plan_text(char *plan, size_t cap, const char *name,
@@ -2481,6 +2495,7 @@ struct peer {
 	unsigned n_denied;  /* PUBACKs "not authorized" */
 	unsigned n_acked;   /* PUBACKs, any reason */
 	unsigned n_offline; /* presence {"online":false} received */
+	unsigned n_connects, n_disconnects;
 };
 
 static void on_peer_connect(struct mosquitto *m, void *obj, int rc, int flags,
@@ -2494,6 +2509,20 @@ static void on_peer_connect(struct mosquitto *m, void *obj, int rc, int flags,
 	pthread_mutex_lock(&p->lock);
 	if (p->connack != 0)
 		p->connack = rc;
+	p->n_connects += rc == 0;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void on_peer_disconnect(struct mosquitto *m, void *obj, int rc,
+			       const mosquitto_property *props)
+{
+	struct peer *p = obj;
+
+	(void)m;
+	(void)rc;
+	(void)props;
+	pthread_mutex_lock(&p->lock);
+	p->n_disconnects++;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -2563,6 +2592,7 @@ static bool peer_open(struct peer *p, const char *id, const char *name,
 	assert_non_null(p->m);
 	mosquitto_int_option(p->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_connect_v5_callback_set(p->m, on_peer_connect);
+	mosquitto_disconnect_v5_callback_set(p->m, on_peer_disconnect);
 	mosquitto_message_v5_callback_set(p->m, on_peer_message);
 	mosquitto_publish_v5_callback_set(p->m, on_peer_publish);
 	if (ca != NULL) {
@@ -2781,7 +2811,415 @@ static void test_fleetd__security(void **state)
 	mosquitto_lib_cleanup();
 }
 
+/* ---- revocation (docs/security.md, "Operating the PKI") ------------------
+ */
+
+/* `fleetd pki VERB [A] [B] --data DATA`: its exit status; its stdout in
+ * tmp/pki.out, its stderr in tmp/pki.err (both replaced). */
+static int pki(const char *verb, const char *a, const char *b)
+{
+	char out[PATH_LEN], err[PATH_LEN];
+	const char *argv[8];
+	int n = 0;
+
+	argv[n++] = fleetd_bin;
+	argv[n++] = "pki";
+	argv[n++] = verb;
+	if (a != NULL)
+		argv[n++] = a;
+	if (b != NULL)
+		argv[n++] = b;
+	argv[n++] = "--data";
+	argv[n++] = fd_.data;
+	argv[n] = NULL;
+	path_of(out, sizeof(out), "pki.out");
+	path_of(err, sizeof(err), "pki.err");
+	unlink(out);
+	unlink(err);
+	return wait_pid(spawn(argv, out, err), WAIT_S * 1000);
+}
+
+static bool pki_said(const char *which, const char *what)
+{
+	char path[PATH_LEN];
+	char *text;
+	bool is_there;
+
+	path_of(path, sizeof(path), which);
+	text = read_text(path);
+	is_there = text != NULL && strstr(text, what) != NULL;
+	if (!is_there)
+		fprintf(stderr, "%s: no \"%s\" in:\n%s\n", which, what,
+			text ? text : "(nothing)");
+	free(text);
+	return is_there;
+}
+
+static unsigned log_count(const char *what)
+{
+	char *text = read_text(fd_.log);
+	unsigned n = 0;
+
+	for (const char *p = text; p != NULL && (p = strstr(p, what)) != NULL;
+	     p++)
+		n++;
+	free(text);
+	return n;
+}
+
+/* The CRL's next update, as `fleetd pki list` prints it, is at least
+ * days away. */
+static void crl_valid_for(unsigned days)
+{
+	char path[PATH_LEN], want[32];
+	time_t t = time(NULL) + (time_t)days * 86400;
+	struct tm tm;
+	char *text;
+	const char *p;
+
+	assert_int_equal(pki("list", NULL, NULL), 0);
+	path_of(path, sizeof(path), "pki.out");
+	text = read_text(path);
+	assert_non_null(text);
+	p = strstr(text, "next update ");
+	assert_non_null(p);
+	gmtime_r(&t, &tm);
+	strftime(want, sizeof(want), "%Y-%m-%d", &tm);
+	assert_true(strncmp(p + 12, want, 10) >= 0);
+	free(text);
+}
+
+static char *crl_text(void)
+{
+	char path[PATH_LEN + 32];
+
+	snprintf(path, sizeof(path), "%s/pki/crl.pem", fd_.data);
+	return read_text(path);
+}
+
+static void test_fleetd__revoke(void **state)
+{
+	struct peer a, b, x;
+	pid_t br, br2 = -1;
+	char path[PATH_LEN + 32];
+	char *text, *crl;
+	uint64_t end;
+	unsigned b_connects;
+
+	(void)state;
+	mosquitto_lib_init();
+	bring_up();
+	snprintf(path, sizeof(path), "%s/mosquitto/mosquitto.conf", fd_.data);
+	text = read_text(path);
+	assert_non_null(strstr(text, "/pki/crl.pem\n"));
+	free(text);
+	assert_true(log_count("pki: CRL ") >= 1);
+	issue("device", "rv-1", fd_.data);
+	issue("device", "rv-2", fd_.data);
+	fleet(0, "rv", 2, NULL, NULL);
+	assert_true(peer_open(&a, "rv-1", "rv-1", fd_.ca));
+	assert_true(peer_open(&b, "rv-2", "rv-2", fd_.ca));
+	br = broker_pid(&fd_);
+	assert_true(br > 0);
+
+	/* Revoked while fleetd runs: its broker restarts, which drops every
+	 * connection; rv-1 cannot come back, rv-2 does. */
+	assert_int_equal(pki("revoke", "rv-1", NULL), 0);
+	assert_true(pki_said("pki.out", "rv-1: 1 certificate revoked"));
+	end = now_ms() + WAIT_S * 1000u;
+	for (;;) {
+		br2 = broker_pid(&fd_);
+		if (br2 > 0 && br2 != br && is_alive(br2) &&
+		    peer_count(&b, &b.n_connects) >= 2)
+			break;
+		assert_true(now_ms() < end);
+		sleep_ms(50);
+	}
+	assert_true(log_count("restarting the broker") == 1);
+	assert_true(peer_count(&a, &a.n_disconnects) >= 1);
+	/* Its wrap key is gone (no new image keys), rv-2's is kept. */
+	snprintf(path, sizeof(path), "%s/wrap/rv-2.pem", fd_.data);
+	if (access(path, F_OK) == 0) {
+		snprintf(path, sizeof(path), "%s/wrap/rv-1.pem", fd_.data);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	sleep_ms(3000); /* libmosquitto tries again every second */
+	assert_int_equal(peer_count(&a, &a.n_connects), 1);
+	assert_false(peer_open(&x, "rv-1", "rv-1", fd_.ca));
+	peer_close(&x);
+	assert_true(peer_open(&x, "rv-2b", "rv-2", fd_.ca));
+	peer_close(&x);
+
+	/* Again, an unknown id, a bad serial: said, nothing changed, no
+	 * restart. */
+	crl = crl_text();
+	assert_non_null(crl);
+	assert_int_equal(pki("revoke", "rv-1", NULL), 0);
+	assert_true(pki_said("pki.out", "rv-1: already revoked, nothing "
+					"changed"));
+	assert_int_equal(pki("revoke", "nobody", NULL), 1);
+	assert_true(pki_said("pki.err", "no certificate was issued to "
+					"`nobody`"));
+	assert_int_equal(pki("revoke", "--serial", "xyz"), 1);
+	assert_true(pki_said("pki.err", "serial `xyz`"));
+	assert_int_equal(pki("revoke", NULL, NULL), 2);
+	text = crl_text();
+	assert_string_equal(text, crl);
+	free(text);
+	free(crl);
+	sleep_ms(1500); /* fleetd looks every second */
+	assert_int_equal(broker_pid(&fd_), br2);
+	assert_true(log_count("restarting the broker") == 1);
+
+	/* fleetd kept its state: the fleet's rollout completes. */
+	wait_online("rv", 2);
+	start_rollout("rv", "  - name: all\n    percent: 100\n");
+	wait_state("rv", "complete");
+	wait_versions("rv", 2, "2.0.0");
+	assert_int_equal(pki("list", NULL, NULL), 0);
+	assert_true(pki_said("pki.out", "revoked"));
+	assert_true(pki_said("pki.out", "1 serial revoked"));
+
+	/* Two days from lapsing: fleetd re-signs it, and the broker reloads
+	 * it without dropping anyone. */
+	b_connects = peer_count(&b, &b.n_connects);
+	assert_int_equal(pki("crl", "--days", "2"), 0);
+	end = now_ms() + WAIT_S * 1000u;
+	while (log_count(" re-signed: 1 revoked") < 1) {
+		assert_true(now_ms() < end);
+		sleep_ms(100);
+	}
+	crl_valid_for(29);
+	sleep_ms(1500);
+	assert_int_equal(broker_pid(&fd_), br2);
+	assert_int_equal(peer_count(&b, &b.n_connects), b_connects);
+	assert_true(peer_open(&x, "rv-2c", "rv-2", fd_.ca));
+	peer_close(&x);
+	assert_false(peer_open(&x, "rv-1", "rv-1", fd_.ca));
+	peer_close(&x);
+	peer_close(&a);
+	peer_close(&b);
+
+	/* fleetd stopped: rv-2 revoked, rv-1 issued again, the CRL a day
+	 * from lapsing. At the next start: re-signed, rv-2 refused, the new
+	 * rv-1 in. */
+	kill(fd_.pid, SIGTERM);
+	assert_int_equal(wait_pid(fd_.pid, 30000), 0);
+	fd_.pid = -1;
+	assert_int_equal(pki("revoke", "rv-2", NULL), 0);
+	issue("device", "rv-1", fd_.data);
+	assert_int_equal(pki("crl", "--days", "1"), 0);
+	fleetd_start(&fd_);
+	assert_int_equal(log_count(" re-signed: 2 revoked"), 1);
+	crl_valid_for(29);
+	assert_false(peer_open(&x, "rv-2", "rv-2", fd_.ca));
+	peer_close(&x);
+	assert_true(peer_open(&x, "rv-1", "rv-1", fd_.ca));
+	peer_close(&x);
+	mosquitto_lib_cleanup();
+}
+
 /* --insecure: plain text, said at start and in /metrics; TLS gone. */
+/* ---- encrypted images ---------------------------------------------------- */
+
+/* The plain image's bytes at [off, off + 64): the marker looked for. */
+static bool file_has_plain(const char *path, const unsigned char *img)
+{
+	char *t = NULL;
+	size_t n = 0;
+	FILE *f = fopen(path, "rb");
+	bool hit = false;
+
+	if (f == NULL)
+		return false;
+	t = malloc(1 << 20);
+	assert_non_null(t);
+	n = fread(t, 1, 1 << 20, f);
+	fclose(f);
+	for (size_t i = 0; !hit && n >= 64 && i + 64 <= n; i++)
+		hit = memcmp(t + i, img + 1000, 64) == 0 ||
+		      memcmp(t + i, img, 64) == 0;
+	free(t);
+	return hit;
+}
+
+static const unsigned char *scan_img;
+static unsigned scan_files, scan_hits;
+
+static int scan_entry(const char *p, const struct stat *sb, int flag,
+		      struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_F && S_ISREG(sb->st_mode)) {
+		scan_files++;
+		if (file_has_plain(p, scan_img)) {
+			fprintf(stderr, "plain image bytes in %s\n", p);
+			scan_hits++;
+		}
+	}
+	return 0;
+}
+
+/* fleetd's own commands on its data folder; their exit status. */
+static int fleetd_cmd(const char *a1, const char *a2, const char *a3,
+		      const char *a4)
+{
+	const char *argv[] = {fleetd_bin, a1, a2, "--data",
+			      fd_.data,	  a3, a4, NULL};
+	char err[PATH_LEN];
+
+	path_of(err, sizeof(err), "fleetd-cmd.err");
+	return run_status(argv, err);
+}
+
+/*
+ * fleetd encrypts what it imports and wraps the key per device: over TLS,
+ * three devices (e-*) with the wrap keys `fleetd pki devices` made take an
+ * encrypted 2.0.0 and commit it; a device whose key was removed from the
+ * registry (n-000001) is not offered and fails with no_key, the start
+ * having warned about it; a device whose registered key was swapped for
+ * another's (s-000001) is offered a key it cannot open and refuses it
+ * (not_for_this_device). Neither installs anything. fleetd's data folder
+ * holds no byte of the plain image, /artifacts/ does not serve it, the
+ * KEK is 32 bytes, 0600, and fleetd refuses to start once it is open to
+ * others; `wrapkey add` refuses bad input and changes nothing.
+ */
+static void test_fleetd__encrypted(void **state)
+{
+	unsigned char img[IMAGE_BYTES];
+	char path[PATH_LEN + 32], swap[PATH_LEN + 32], plan[2048], *v;
+	cJSON *req, *ans = NULL, *ro;
+	const cJSON *nk;
+	struct stat sb;
+	char *body;
+	long st;
+
+	(void)state;
+	bring_up();
+	assert_true(fd_.ca[0] != '\0'); /* TLS: devices have wrap keys */
+	fleet(0, "e", 3, NULL, NULL);
+	fleet(1, "n", 1, NULL, NULL);
+	fleet(2, "s", 1, NULL, NULL);
+	assert_int_equal(fleetd_cmd("wrapkey", "remove", "n-000001", NULL), 0);
+	snprintf(swap, sizeof(swap), "%s/wrap/e-000001.pem", fd_.data);
+	{
+		const char *argv[] = {fleetd_bin, "wrapkey", "add",
+				      "s-000001", swap,	     "--replace",
+				      "--data",	  fd_.data,  NULL};
+		char err[PATH_LEN];
+
+		path_of(err, sizeof(err), "fleetd-cmd.err");
+		assert_int_equal(run_status(argv, err), 0);
+	}
+	/* bad input: refused, the registry unchanged */
+	snprintf(path, sizeof(path), "%s/wrap", fd_.data);
+	{
+		char priv[PATH_LEN + 32], before[64], after[64];
+		struct stat a, b;
+
+		path_of(priv, sizeof(priv), "certs/e-000002.wrap.pem");
+		assert_int_equal(stat(path, &a), 0);
+		snprintf(before, sizeof(before), "%lld", (long long)a.st_mtime);
+		assert_int_equal(fleetd_cmd("wrapkey", "add", "x-1", priv), 1);
+		assert_int_equal(fleetd_cmd("wrapkey", "add", "../x", swap), 1);
+		assert_int_equal(fleetd_cmd("wrapkey", "add", "e-000002", swap),
+				 1);
+		path_of(priv, sizeof(priv), "fw-2.0.0.bin");
+		assert_int_equal(fleetd_cmd("wrapkey", "add", "x-2", priv), 1);
+		assert_int_equal(stat(path, &b), 0);
+		snprintf(after, sizeof(after), "%lld", (long long)b.st_mtime);
+		assert_string_equal(before, after);
+		snprintf(priv, sizeof(priv), "%s/wrap/x-1.pem", fd_.data);
+		assert_int_not_equal(access(priv, F_OK), 0);
+	}
+
+	/* the image is stored encrypted only */
+	snprintf(path, sizeof(path), "/artifacts/%s", sha);
+	assert_int_equal(http("GET", path, NULL, 0, NULL, NULL), 404);
+	snprintf(path, sizeof(path), "/api/v1/artifacts/%s", sha);
+	ans = get_json(path);
+	assert_non_null(ans);
+	assert_true(cJSON_IsTrue(jget(ans, "encrypted")));
+	assert_false(cJSON_IsTrue(jget(ans, "plain")));
+	cJSON_Delete(ans);
+	ans = NULL;
+
+	plan_text_x(plan, sizeof(plan), "enc-2.0.0",
+		    "  max_failure_rate: 50%\n  min_devices: 5\n", "",
+		    "  - name: all\n    percent: 100\n");
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "plan", plan);
+	cJSON_AddStringToObject(req, "artifact_sha256", sha);
+	body = cJSON_PrintUnformatted(req);
+	st = http("POST", "/api/v1/rollouts", body, strlen(body),
+		  "application/json", &ans);
+	assert_int_equal(st, 201);
+	assert_true(cJSON_IsTrue(jget(ans, "encrypted")));
+	nk = jget(ans, "no_key");
+	assert_int_equal((int)jnum(nk, "count"), 1);
+	assert_string_equal(
+		cJSON_GetArrayItem(jget(nk, "devices"), 0)->valuestring,
+		"n-000001");
+	cJSON_Delete(ans);
+	cJSON_Delete(req);
+	free(body);
+
+	wait_state("enc-2.0.0", "complete");
+	wait_versions("e", 3, "2.0.0");
+	v = member_field("enc-2.0.0", "n-000001", "fail_reason");
+	assert_non_null(v);
+	assert_string_equal(v, "no_key");
+	free(v);
+	v = member_field("enc-2.0.0", "s-000001", "reason");
+	assert_non_null(v);
+	assert_string_equal(v, "not_for_this_device");
+	free(v);
+	assert_int_equal(census("n", "1.0.0").on_version, 1);
+	assert_int_equal(census("s", "1.0.0").on_version, 1);
+	ro = get_rollout("enc-2.0.0");
+	assert_non_null(ro);
+	assert_true(cJSON_IsTrue(jget(ro, "encrypted")));
+	cJSON_Delete(ro);
+	read_events();
+	assert_true(has_event("note.refused", "n-000001"));
+
+	/* no plain byte in fleetd's data folder */
+	path_of(path, sizeof(path), "fw-2.0.0.bin");
+	{
+		FILE *f = fopen(path, "rb");
+
+		assert_non_null(f);
+		assert_int_equal(fread(img, 1, sizeof(img), f), sizeof(img));
+		fclose(f);
+	}
+	scan_img = img;
+	assert_int_equal(nftw(fd_.data, scan_entry, 16, FTW_PHYS), 0);
+	assert_true(scan_files > 5);
+	assert_int_equal(scan_hits, 0);
+
+	/* the KEK: 32 bytes, 0600; fleetd refuses it open to others */
+	snprintf(path, sizeof(path), "%s/keys/kek", fd_.data);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 32);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	kill(fd_.pid, SIGTERM);
+	assert_int_equal(wait_pid(fd_.pid, 30000), 0);
+	fd_.pid = -1;
+	assert_int_equal(chmod(path, 0640), 0);
+	{
+		const char *argv[] = {fleetd_bin, "--config", fd_.conf, NULL};
+		char err[PATH_LEN], *text;
+
+		path_of(err, sizeof(err), "fleetd-kek.err");
+		assert_int_equal(run_status(argv, err), 1);
+		text = read_text(err);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "keys/kek: mode 0640"));
+		free(text);
+	}
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
 static void test_fleetd__insecure(void **state)
 {
 	struct peer p;
@@ -2839,6 +3277,10 @@ int main(int argc, char **argv)
 				     test_fleetd__security, setup, teardown)},
 		{"insecure", cmocka_unit_test_setup_teardown(
 				     test_fleetd__insecure, setup, teardown)},
+		{"revoke", cmocka_unit_test_setup_teardown(test_fleetd__revoke,
+							   setup, teardown)},
+		{"encrypted", cmocka_unit_test_setup_teardown(
+				      test_fleetd__encrypted, setup, teardown)},
 	};
 
 	if (argc != 5 && argc != 6) {

@@ -2211,6 +2211,73 @@ static void test_runner__rollback_resent_after_slots_moved(void **state)
 	rig_free(&g);
 }
 
+/* The same, with the runner closed and reopened after every tick: the
+ * manifest a device was given is in the log (its rollback decision names
+ * it), so a restarted runner re-sends that one, not one looked for again
+ * in slots that no longer describe the image. */
+static void test_runner__rollback_manifest_survives_a_restart(void **state)
+{
+	const struct fl_cmd *first = NULL;
+	struct fl_manifest m, m0;
+	struct agent *a;
+	struct evlist l;
+	struct rig g;
+	char slot_sha[65];
+	unsigned rb_sent = 0;
+
+	(void)state;
+	rig_init(&g);
+	fleet(&g, 4, "sn", sensor, "firmware", "0.9.1", "0.9.2");
+	g.w->bad_mode = BAD_REVERT;
+	g.w->a[2].is_bad_device = true; /* one reverts: the stage fails */
+	a = &g.w->a[3];
+	sha_hex("sensor 0.9.1", 12, slot_sha);
+	a->has_slots = true;
+	memcpy(a->old_sha, slot_sha, sizeof(slot_sha));
+	a->loses_rb_status = true;
+	start_ok(&g, "minimal.yaml", "sensor-0.9.2.bin");
+	g.is_restarting = true;
+	for (unsigned i = 0; i < 20 && a->rollbacks == 0; i++)
+		step(&g);
+	assert_int_equal(a->rollbacks, 1);
+	for (unsigned i = 0; i < 5 && a->phase != P_NONE; i++)
+		step(&g); /* it goes back, its statuses lost */
+	assert_int_equal(a->phase, P_NONE);
+	assert_string_equal(a->version, "0.9.1");
+	a->loses_rb_status = false;
+	for (unsigned i = 0; i < 6; i++)
+		step(&g); /* past resend_s, a restart after each tick */
+	for (size_t i = 0; i < g.w->n_sent; i++) {
+		const struct fl_cmd *c = &g.w->sent[i].cmd;
+
+		if (c->type != FL_CMD_ROLLBACK ||
+		    strcmp(g.w->sent[i].device, a->id) != 0)
+			continue;
+		assert_int_equal(fl_manifest_body_decode_unverified(
+					 &m, c->manifest.body,
+					 c->manifest.body_len, NULL),
+				 0);
+		if (first == NULL) {
+			first = c;
+			m0 = m;
+		}
+		/* the same job, for the same image (sealed again once the
+		 * device's floor reached the first manifest's number) */
+		assert_int_equal(c->job, first->job);
+		assert_int_equal(m.length, m0.length);
+		assert_memory_equal(m.sha256, m0.sha256, sizeof(m.sha256));
+		rb_sent++;
+	}
+	assert_true(rb_sent >= 2);
+	assert_int_equal(g.gone_logs, 0);
+	l = events(&g.st, SENSORS);
+	assert_true(count_kind(&l, FL_STORE_EV_NOTE,
+			       FL_RUNNER_NOTE_RB_MANIFEST) >= 1);
+	free(l.v);
+	run_until_state(&g, SENSORS, FL_ROLLOUT_ROLLED_BACK, 20);
+	rig_free(&g);
+}
+
 /* Devices that report for the first time while a rollout runs join it
  * (a later stage takes them); a device seen only by its presence joins
  * once it reports. A reopened runner sees the same. */
@@ -2440,6 +2507,8 @@ int main(int argc, char **argv)
 			test_runner__rollback_without_an_image_is_refused),
 		cmocka_unit_test(
 			test_runner__rollback_resent_after_slots_moved),
+		cmocka_unit_test(
+			test_runner__rollback_manifest_survives_a_restart),
 		cmocka_unit_test(
 			test_runner__offer_carries_the_window_in_device_time),
 		cmocka_unit_test(

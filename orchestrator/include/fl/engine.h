@@ -299,6 +299,7 @@ enum fl_fail_reason {
 	FL_FAIL_REVERTED = 6, /* set by FL_EV_REVERTED */
 	FL_FAIL_METRIC = 7,   /* set by the engine: a metric rule breached */
 	FL_FAIL_TIMEOUT = 8,  /* set by the engine: health.timeout */
+	FL_FAIL_NO_KEY = 9,   /* an encrypted image and no wrap key for it */
 };
 
 struct fl_metric_value {

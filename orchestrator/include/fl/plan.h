@@ -153,6 +153,9 @@ struct fl_plan {
 		const char **hardware;
 		const char *from; /* may be NULL: any installed version */
 		struct fl_semver_range from_range;
+		/* encrypt (default true): fleetd stores and serves the image
+		 * encrypted and wraps its key for each device; false: plain */
+		uint8_t is_encrypted;
 		struct fl_pos pos;
 	} artifact;
 
