@@ -392,7 +392,16 @@ static int on_done(struct fl_agent *a, int err)
 	j->offset = j->length;
 	a->wait_reason[0] = '\0';
 	a->next_ms = fl_agent__mono(a);
-	return fl_agent__enter(a, FL_AGENT_DOWNLOADED);
+	/* The slot's STAGED record, durable now, is what makes the job
+	 * downloaded: after a power cut or a kill from here on, settle()
+	 * finds it and enters DOWNLOADED whatever phase the state holds. So
+	 * the status goes out at once, and the state's save follows. */
+	j->phase = FL_AGENT_DOWNLOADED;
+	fl_agent__status(a, NULL);
+	rc = fl_agent__save(a);
+	if (rc == 0)
+		fl_agent__reported(a);
+	return rc;
 }
 
 int fl_agent_on_dl_response(struct fl_agent *a,

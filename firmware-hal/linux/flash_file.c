@@ -13,11 +13,13 @@
  * out ("the file backend's write-back" below): an image streamed into a
  * slot is then written once, in large writes, not erased with 0xFF first
  * and written again in the caller's small pieces; and the disk is set to
- * work early, so that a sync finds little left to write. Every call to the
- * kernel goes through a struct fl_flash_linux_sys so that tests reach each
- * failure path; every transfer is a loop that retries EINTR (a bounded number
- * of times in a row) and short transfers, and treats end of file as an I/O
- * error, since the size was checked at open.
+ * work early, so that a sync finds little left to write. The large writes
+ * are made by a thread of the device's own while the caller goes on ("the
+ * write-back thread" below). Every call to the kernel goes through a
+ * struct fl_flash_linux_sys so that tests reach each failure path; every
+ * transfer is a loop that retries EINTR (a bounded number of times in a
+ * row) and short transfers, and treats end of file as an I/O error, since
+ * the size was checked at open.
  */
 #define _FILE_OFFSET_BITS 64
 
@@ -26,6 +28,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -337,6 +341,7 @@ int fl_flash_linux__erase_by_write(struct fl_flash *fl, uint32_t off,
 }
 
 static int file_flush(struct fl_linux_dev *dev);
+static void wq_stop(struct fl_linux_dev *dev);
 
 static int is_ours(const struct fl_flash *fl)
 {
@@ -358,6 +363,8 @@ void fl_flash_linux_close(struct fl_flash *fl)
 	 * a failed close: every other write was already reported. */
 	if (fl->ops == &fl_flash_linux__file_ops)
 		(void)file_flush(dev);
+	if (dev->wq != NULL)
+		wq_stop(dev);
 	dev->sys->close(dev->sys->ctx, dev->fd);
 	free(dev->wbuf);
 	free(dev);
@@ -382,36 +389,61 @@ fl_flash_linux_last_error(const struct fl_flash *fl)
 /*
  * Method (the file backend's write-back): two things may wait in memory,
  * never overlapping: one erase (a range, erase_off and erase_len) and one
- * run of written bytes (wbuf_len bytes at wbuf_off, in wbuf). An erase
- * only records its range (one touching the pending erase widens it); a
- * write that starts where the pending erase starts takes its bytes out of
- * it, so a unit that is erased and then programmed whole -- the installer
- * erases each unit just before it writes into it -- is written once. A
- * write that continues the run is appended to it; a write as large as the
- * buffer goes straight to the file. Anything else that meets either -- a
- * read of its bytes, a write into the middle of the erase, a write or an
- * erase elsewhere, a sync, the close -- first writes it out. What a caller
- * can observe does not change: a read sees what was erased and written,
- * in order, and a sync makes all of it durable. What moves is the moment a
- * failure is reported: to the call that writes the bytes out (which then
- * stay pending). Before a sync, nothing was promised durable: a power cut
+ * run of written bytes being gathered (wbuf_len bytes at wbuf_off, in
+ * wbuf). An erase only records its range (one touching the pending erase
+ * widens it); a write that starts where the pending erase starts takes its
+ * bytes out of it, so a unit that is erased and then programmed whole --
+ * the installer erases each unit just before it writes into it -- is
+ * written once. A write that continues the run is appended to it. Anything
+ * else that meets either -- a read of its bytes, a write into the middle
+ * of the erase, a write or an erase elsewhere, a sync, the close -- first
+ * writes it out. What a caller can observe does not change: a read sees
+ * what was erased and written, in order, and a sync makes all of it
+ * durable. What moves is the moment a failure is reported: to a later call
+ * (the one that writes the bytes out, or one after it), and the bytes then
+ * stay pending. Before a sync, nothing was promised durable: a power cut
  * could always keep any part of what was erased or written since the last
  * one, and so can a kill now.
+ *
+ * Method (the write-back thread): a full run is not written by the caller
+ * but handed to a thread of the device's own (struct fl_linux_wq), which
+ * writes the runs in the order they were handed over and starts the disk's
+ * write-back, while the caller gathers the next run in another buffer: the
+ * copy into the page cache then overlaps what the caller does between
+ * writes (receiving and hashing the image). The queue is bounded
+ * (FL_LINUX_WQ_BUFS buffers); a caller that needs a buffer while all are
+ * queued waits for the thread. The caller itself touches the file only
+ * when the thread is idle (it waits for the queue to empty before any read,
+ * erase write-out, sync or direct write), so system calls never run in
+ * both threads at once and runs, erases and reads keep their order. A
+ * write the thread fails stays at the head of the queue and stops it; the
+ * next call that needs the thread (one that waits for a buffer or for the
+ * queue to empty) reports it as its own FL_EIO with the diagnostic, and
+ * the one after tries it again. A write of at most FL_LINUX_WBUF_BYTES
+ * takes all of its bytes or none (it waits for the buffer its tail needs
+ * before copying anything); a larger one is written by the caller, after
+ * the queue, as before. Without the thread (it could not be started), the
+ * caller writes each run itself.
  */
 
-/* Writes the erased value over the pending erase, if any. */
-static int erase_flush(struct fl_linux_dev *dev)
-{
-	int rc;
+struct fl_linux_wq {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t has_work; /* the thread waits for it */
+	pthread_cond_t has_room; /* callers wait for it: a run written */
+	uint8_t *buf[FL_LINUX_WQ_BUFS];
+	uint64_t off[FL_LINUX_WQ_BUFS];
+	size_t len[FL_LINUX_WQ_BUFS];
+	/* Queued: buf[head], ... buf[head + count - 1] (mod FL_LINUX_WQ_BUFS);
+	 * buf[head + count] is dev->wbuf, the run being gathered. */
+	unsigned head, count;
+	int err; /* the head's write failed: the thread waits */
+	struct fl_flash_linux_diag diag; /* of err */
+	int is_stopping;
+};
 
-	if (dev->erase_len == 0)
-		return 0;
-	rc = write_value(dev->sys, dev->fd, dev->path, dev->erase_off,
-			 dev->erase_len, dev->fill, dev->fill_len, &dev->last);
-	if (rc == 0)
-		dev->erase_len = 0;
-	return rc;
-}
+/* Writes the erased value over the pending erase, if any. */
+static int erase_flush(struct fl_linux_dev *dev);
 
 /* Starts the write-back of the file's dirty pages every
  * FL_LINUX_WRITEBACK_BYTES written: the disk then works while the image
@@ -429,28 +461,206 @@ static void writeback_hint(struct fl_linux_dev *dev, size_t len)
 				   SYNC_FILE_RANGE_WRITE);
 }
 
-/* Writes src to the file now. */
+static void *wq_thread(void *arg)
+{
+	struct fl_linux_dev *dev = arg;
+	struct fl_linux_wq *q = dev->wq;
+	struct fl_flash_linux_diag d;
+	unsigned i;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (!q->is_stopping && (q->count == 0 || q->err != 0))
+			pthread_cond_wait(&q->has_work, &q->mu);
+		if (q->is_stopping)
+			break;
+		/* The caller neither changes a queued run nor calls the
+		 * system until the queue is empty. */
+		i = q->head;
+		pthread_mutex_unlock(&q->mu);
+		rc = fl_flash_linux__pwrite_full(dev->sys, dev->fd, dev->path,
+						 q->off[i], q->buf[i],
+						 q->len[i], &d);
+		if (rc == 0)
+			writeback_hint(dev, q->len[i]);
+		pthread_mutex_lock(&q->mu);
+		if (rc != 0) {
+			q->err = rc;
+			q->diag = d;
+		} else {
+			q->head = (i + 1) % FL_LINUX_WQ_BUFS;
+			q->count--;
+		}
+		pthread_cond_broadcast(&q->has_room);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* The thread's failure, if any, as this call's: FL_EIO with the diagnostic
+ * in dev->last. What failed stays queued. With q->mu held. */
+static int wq_take_error(struct fl_linux_dev *dev)
+{
+	struct fl_linux_wq *q = dev->wq;
+	int rc = q->err;
+
+	if (rc != 0) {
+		dev->last = q->diag;
+		q->err = 0;
+	}
+	return rc;
+}
+
+/* Waits until fewer than below runs are queued. Returns 0, or the thread's
+ * failure. With q->mu held. */
+static int wq_wait_locked(struct fl_linux_dev *dev, unsigned below)
+{
+	struct fl_linux_wq *q = dev->wq;
+	int rc;
+
+	for (;;) {
+		rc = wq_take_error(dev);
+		if (rc != 0 || q->count < below)
+			return rc;
+		/* Wakes a thread that waits after a failure reported
+		 * earlier: it tries that write again. */
+		pthread_cond_signal(&q->has_work);
+		pthread_cond_wait(&q->has_room, &q->mu);
+	}
+}
+
+/* Waits until the thread has written everything queued: from then on the
+ * caller may call the system. 0 without a thread. */
+static int wq_wait(struct fl_linux_dev *dev)
+{
+	struct fl_linux_wq *q = dev->wq;
+	int rc;
+
+	if (q == NULL)
+		return 0;
+	pthread_mutex_lock(&q->mu);
+	rc = wq_wait_locked(dev, 1);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* Queues the run being gathered (there is a free buffer: the caller made
+ * sure) and gathers into the next buffer. With q->mu held. */
+static void wq_push_locked(struct fl_linux_dev *dev)
+{
+	struct fl_linux_wq *q = dev->wq;
+	unsigned i = (q->head + q->count) % FL_LINUX_WQ_BUFS;
+
+	q->off[i] = dev->wbuf_off;
+	q->len[i] = dev->wbuf_len;
+	q->count++;
+	dev->wbuf = q->buf[(i + 1) % FL_LINUX_WQ_BUFS];
+	dev->wbuf_len = 0;
+	pthread_cond_signal(&q->has_work);
+}
+
+/* Waits for a free buffer, then queues the run being gathered. Returns 0,
+ * or the thread's failure (the run then stays gathered). */
+static int wq_submit(struct fl_linux_dev *dev)
+{
+	struct fl_linux_wq *q = dev->wq;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = wq_wait_locked(dev, FL_LINUX_WQ_BUFS - 1);
+	if (rc == 0)
+		wq_push_locked(dev);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* Appends len (<= FL_LINUX_WBUF_BYTES) bytes that continue the run (or
+ * start one), handing a full buffer to the thread. All or nothing: the
+ * buffer a tail needs is waited for before anything is copied (only the
+ * thread frees buffers, so it stays free). The thread never touches the
+ * buffer being gathered: the copies are made without the lock. */
+static int wq_write(struct fl_linux_dev *dev, uint64_t off, const uint8_t *src,
+		    size_t len)
+{
+	struct fl_linux_wq *q = dev->wq;
+	size_t room = FL_LINUX_WBUF_BYTES - dev->wbuf_len;
+	size_t n = len < room ? len : room;
+	int rc;
+
+	if (n < len) {
+		pthread_mutex_lock(&q->mu);
+		rc = wq_wait_locked(dev, FL_LINUX_WQ_BUFS - 1);
+		pthread_mutex_unlock(&q->mu);
+		if (rc != 0)
+			return rc;
+	}
+	if (dev->wbuf_len == 0)
+		dev->wbuf_off = off;
+	memcpy(dev->wbuf + dev->wbuf_len, src, n);
+	dev->wbuf_len += n;
+	if (n < len) {
+		pthread_mutex_lock(&q->mu);
+		wq_push_locked(dev);
+		pthread_mutex_unlock(&q->mu);
+		dev->wbuf_off = off + n;
+		memcpy(dev->wbuf, src + n, len - n);
+		dev->wbuf_len = len - n;
+	}
+	if (dev->wbuf_len == FL_LINUX_WBUF_BYTES) {
+		/* To the thread now if a buffer is free (else with the next
+		 * write, which waits for one). */
+		pthread_mutex_lock(&q->mu);
+		if (q->count < FL_LINUX_WQ_BUFS - 1)
+			wq_push_locked(dev);
+		pthread_mutex_unlock(&q->mu);
+	}
+	return 0;
+}
+
+/* Writes src to the file now, after whatever the thread holds. */
 static int write_now(struct fl_linux_dev *dev, uint64_t off, const void *src,
 		     size_t len)
 {
-	int rc = fl_flash_linux__pwrite_full(dev->sys, dev->fd, dev->path, off,
-					     src, len, &dev->last);
+	int rc = wq_wait(dev);
 
+	if (rc == 0)
+		rc = fl_flash_linux__pwrite_full(dev->sys, dev->fd, dev->path,
+						 off, src, len, &dev->last);
 	if (rc == 0)
 		writeback_hint(dev, len);
 	return rc;
 }
 
-/* Writes the pending run of written bytes out, if any. */
+/* Writes the run being gathered out, if any: hands it to the thread, or
+ * without one writes it. */
 static int wbuf_flush(struct fl_linux_dev *dev)
 {
 	int rc;
 
 	if (dev->wbuf_len == 0)
 		return 0;
+	if (dev->wq != NULL)
+		return wq_submit(dev);
 	rc = write_now(dev, dev->wbuf_off, dev->wbuf, dev->wbuf_len);
 	if (rc == 0)
 		dev->wbuf_len = 0;
+	return rc;
+}
+
+static int erase_flush(struct fl_linux_dev *dev)
+{
+	int rc;
+
+	if (dev->erase_len == 0)
+		return 0;
+	rc = wq_wait(dev);
+	if (rc == 0)
+		rc = write_value(dev->sys, dev->fd, dev->path, dev->erase_off,
+				 dev->erase_len, dev->fill, dev->fill_len,
+				 &dev->last);
+	if (rc == 0)
+		dev->erase_len = 0;
 	return rc;
 }
 
@@ -469,6 +679,8 @@ static int file_read(struct fl_flash *fl, uint32_t off, void *dst, size_t len)
 		rc = erase_flush(dev);
 	if (rc == 0 && meets(off, len, dev->wbuf_off, dev->wbuf_len))
 		rc = wbuf_flush(dev);
+	if (rc == 0)
+		rc = wq_wait(dev);
 	return rc != 0 ? rc : fl_flash_linux__read(fl, off, dst, len);
 }
 
@@ -480,17 +692,22 @@ static int file_write(struct fl_flash *fl, uint32_t off, const void *src,
 	uint64_t erase_end = dev->erase_off + dev->erase_len;
 	int is_erase = meets(off, len, dev->erase_off, dev->erase_len);
 	int is_front = is_erase && off == dev->erase_off;
+	int is_queued = dev->wq != NULL && len <= FL_LINUX_WBUF_BYTES;
 	int rc = 0;
 
 	if (is_erase && !is_front)
 		rc = erase_flush(dev);
 	if (rc == 0 && dev->wbuf_len != 0 &&
 	    (off != dev->wbuf_off + dev->wbuf_len ||
-	     len > FL_LINUX_WBUF_BYTES - dev->wbuf_len))
+	     (!is_queued && len > FL_LINUX_WBUF_BYTES - dev->wbuf_len)))
 		rc = wbuf_flush(dev); /* not a continuation, or too much */
 	if (rc != 0)
 		return rc;
-	if (dev->wbuf_len == 0 && len >= FL_LINUX_WBUF_BYTES) {
+	if (is_queued) {
+		rc = wq_write(dev, off, src, len);
+		if (rc != 0)
+			return rc;
+	} else if (dev->wbuf_len == 0 && len >= FL_LINUX_WBUF_BYTES) {
 		rc = write_now(dev, off, src, len);
 		if (rc != 0)
 			return rc; /* the whole erase stays pending */
@@ -516,7 +733,8 @@ static int file_erase(struct fl_flash *fl, uint32_t off, size_t len)
 	uint64_t erase_end = dev->erase_off + dev->erase_len;
 	int rc;
 
-	/* Written bytes it erases go out first: then the erase over them. */
+	/* Written bytes it erases go out first (to the thread, whose runs
+	 * are written before any erase is): then the erase over them. */
 	if (meets(off, len, dev->wbuf_off, dev->wbuf_len)) {
 		rc = wbuf_flush(dev);
 		if (rc != 0)
@@ -539,12 +757,14 @@ static int file_erase(struct fl_flash *fl, uint32_t off, size_t len)
 	return 0;
 }
 
-/* Writes out whatever waits in memory. */
+/* Writes out whatever waits in memory or in the thread. */
 static int file_flush(struct fl_linux_dev *dev)
 {
-	int rc = erase_flush(dev);
+	int rc = wbuf_flush(dev);
 
-	return rc != 0 ? rc : wbuf_flush(dev);
+	if (rc == 0)
+		rc = wq_wait(dev);
+	return rc != 0 ? rc : erase_flush(dev);
 }
 
 static int file_sync(struct fl_flash *fl)
@@ -565,6 +785,90 @@ static int file_sync(struct fl_flash *fl)
 		return FL_EIO;
 	}
 	return 0;
+}
+
+int fl_flash_linux__wait_idle(struct fl_flash *fl)
+{
+	struct fl_linux_dev *dev;
+	int rc = 0;
+
+	if (fl == NULL || fl->ops != &fl_flash_linux__file_ops)
+		return FL_EINVAL;
+	dev = fl->priv;
+	/* A full run waits only for a free buffer: it counts as handed over. */
+	if (dev->wq != NULL && dev->wbuf_len == FL_LINUX_WBUF_BYTES)
+		rc = wq_submit(dev);
+	return rc != 0 ? rc : wq_wait(dev);
+}
+
+/* Starts the write-back thread of dev (whose wbuf becomes its first
+ * buffer), with every signal blocked in it. Returns 0 or FL_ENOMEM (dev is
+ * then unchanged: its caller writes every run itself). */
+static int wq_start(struct fl_linux_dev *dev)
+{
+	struct fl_linux_wq *q;
+	sigset_t all, old;
+	int rc = FL_ENOMEM;
+
+	q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return FL_ENOMEM;
+	q->buf[0] = dev->wbuf;
+	for (unsigned i = 1; i < FL_LINUX_WQ_BUFS; i++) {
+		q->buf[i] = malloc(FL_LINUX_WBUF_BYTES);
+		if (q->buf[i] == NULL)
+			goto out;
+	}
+	/* Touched now, so that the first image does not pay a page fault
+	 * for every 4 KiB of them. */
+	for (unsigned i = 0; i < FL_LINUX_WQ_BUFS; i++)
+		memset(q->buf[i], 0, FL_LINUX_WBUF_BYTES);
+	if (pthread_mutex_init(&q->mu, NULL) != 0)
+		goto out;
+	if (pthread_cond_init(&q->has_work, NULL) != 0)
+		goto out_mu;
+	if (pthread_cond_init(&q->has_room, NULL) != 0)
+		goto out_work;
+	dev->wq = q;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&q->thread, NULL, wq_thread, dev) == 0 ? 0
+								   : FL_ENOMEM;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		return 0;
+	dev->wq = NULL;
+	pthread_cond_destroy(&q->has_room);
+out_work:
+	pthread_cond_destroy(&q->has_work);
+out_mu:
+	pthread_mutex_destroy(&q->mu);
+out:
+	for (unsigned i = 1; i < FL_LINUX_WQ_BUFS; i++)
+		free(q->buf[i]);
+	free(q);
+	return rc;
+}
+
+/* Stops the thread (whatever it still holds is dropped: the caller
+ * flushed first) and frees its buffers, dev->wbuf among them. */
+static void wq_stop(struct fl_linux_dev *dev)
+{
+	struct fl_linux_wq *q = dev->wq;
+
+	pthread_mutex_lock(&q->mu);
+	q->is_stopping = 1;
+	pthread_cond_signal(&q->has_work);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->thread, NULL);
+	pthread_cond_destroy(&q->has_room);
+	pthread_cond_destroy(&q->has_work);
+	pthread_mutex_destroy(&q->mu);
+	for (unsigned i = 0; i < FL_LINUX_WQ_BUFS; i++)
+		free(q->buf[i]);
+	free(q);
+	dev->wq = NULL;
+	dev->wbuf = NULL;
 }
 
 const struct fl_flash_ops fl_flash_linux__file_ops = {
@@ -737,6 +1041,9 @@ int fl_flash_file_open_sys(struct fl_flash *out,
 		rc = FL_ENOMEM;
 		goto out;
 	}
+	/* Without its thread the backend still works, each run then
+	 * written by the caller. */
+	(void)wq_start(dev);
 	out->ops = &fl_flash_linux__file_ops;
 	out->geom = g;
 	out->priv = dev;

@@ -20,7 +20,14 @@
  * written, so that a sync (at a checkpoint, at the end of an image) finds
  * little left to write. */
 #define FL_LINUX_WBUF_BYTES	 (1024u * 1024u)
-#define FL_LINUX_WRITEBACK_BYTES (4u * 1024u * 1024u)
+#define FL_LINUX_WRITEBACK_BYTES (1024u * 1024u)
+
+/* File backend: buffers of FL_LINUX_WBUF_BYTES for its write-back thread,
+ * one being gathered while the others wait for (or are in) the thread's
+ * write. */
+#define FL_LINUX_WQ_BUFS 3u
+
+struct fl_linux_wq; /* flash_file.c */
 
 /* Path kept for messages; longer paths are cut in messages only. */
 #define FL_LINUX_PATH_MSG 128u
@@ -40,11 +47,18 @@ struct fl_linux_dev {
 	size_t wbuf_len;
 	uint8_t *wbuf; /* FL_LINUX_WBUF_BYTES */
 	uint64_t wb_bytes;
+	struct fl_linux_wq *wq; /* the write-back thread (NULL: none) */
 	size_t fill_len;
 	uint8_t fill[]; /* fill_len bytes of the erased value */
 };
 
 extern const struct fl_flash_ops fl_flash_linux__file_ops;
+
+/* File backend: waits until its write-back thread has written every full
+ * run (not a run still being gathered). Returns 0, or FL_EIO when a write
+ * failed (reported here, as by any other call; what failed stays queued).
+ * For tests that look at the system calls made. */
+int fl_flash_linux__wait_idle(struct fl_flash *fl);
 extern const struct fl_flash_ops fl_flash_linux__mtd_ops;
 
 /* Fills *d (may be NULL) with the formatted text, then ": <strerror>"

@@ -198,6 +198,43 @@ static void test_agent__already_installed_succeeds_at_once(void **state)
 
 /* ---- preconditions ------------------------------------------------------- */
 
+/* The sequence number of the agent's newest saved state (flash store
+ * frames, docs/formats.md): one more for every save. */
+static uint64_t store_seq(const struct fx *f)
+{
+	const uint8_t *p = f->dev.mem + fx_store_off(f->lay);
+	uint64_t best = 0;
+
+	for (unsigned c = 0; c < 2; c++, p += f->lay->geom.erase_bytes)
+		if (fl_get_le32(p) == 0x54534C46u && fl_get_le64(p + 8) > best)
+			best = fl_get_le64(p + 8);
+	return best;
+}
+
+static void test_agent__offer_ready_at_once_is_saved_once(void **state)
+{
+	struct fx *f = boot_new(1);
+	struct fl_cmd c;
+	uint64_t seq = store_seq(f);
+
+	(void)state;
+	assert_true(seq > 0);
+	/* Taken and persisted as DOWNLOADING in one save, not as WAITING
+	 * first: no waiting status, and the download starts without
+	 * another save. */
+	assert_int_equal(fx_offer(f, 20, 1, 2, &c), 0);
+	assert_int_equal(store_seq(f), seq + 1);
+	assert_int_equal(last(f, 20)->state, FL_STATE_DOWNLOADING);
+	for (unsigned i = 0; i < f->w.n_log; i++)
+		assert_int_not_equal(f->w.log[i].state, FL_STATE_WAITING);
+	assert_int_equal(fl_agent_poll(&f->run->agent, NULL), 0);
+	assert_true(f->w.dl_pending);
+	assert_int_equal(store_seq(f), seq + 1);
+	assert_int_equal(fx_run_for(f, 60000), 0);
+	assert_true(f->w.reboot_requested);
+	fx_free(f);
+}
+
 static void test_agent__preconditions_retry_later_then_proceed(void **state)
 {
 	struct fx *f;
@@ -866,9 +903,10 @@ static void test_agent__offer_during_trial_is_not_taken(void **state)
 	assert_string_equal(last(f, 96)->reason, "trial_pending");
 	assert_int_equal(fx_run_for(f, 60000), 0);
 	assert_final(f, 95, FL_RESULT_SUCCESS, "");
-	/* fleetd asks again: now it is taken. */
+	/* fleetd asks again: now it is taken, and with nothing to wait for
+	 * goes straight to the download. */
 	assert_int_equal(fx_offer(f, 96, 2, 3, &c), 0);
-	assert_int_equal(last(f, 96)->state, FL_STATE_WAITING);
+	assert_int_equal(last(f, 96)->state, FL_STATE_DOWNLOADING);
 	assert_int_equal(fx_run_for(f, 60000), 0);
 	assert_true(f->w.reboot_requested);
 	fx_free(f);
@@ -1419,6 +1457,7 @@ int main(void)
 			test_agent__already_installed_succeeds_at_once),
 		cmocka_unit_test(
 			test_agent__preconditions_retry_later_then_proceed),
+		cmocka_unit_test(test_agent__offer_ready_at_once_is_saved_once),
 		cmocka_unit_test(test_agent__blackout_waits_until_its_end),
 		cmocka_unit_test(
 			test_agent__preconditions_rejected_after_max_waits),

@@ -7,7 +7,11 @@
  * close) finds it written out first, in order, in the backend and in the
  * file; a failure to write out is reported by the call that tries and
  * leaves it pending; the disk's write-back is started every
- * FL_LINUX_WRITEBACK_BYTES, and its failure changes nothing.
+ * FL_LINUX_WRITEBACK_BYTES, and its failure changes nothing. Full runs are
+ * written by the backend's write-back thread: where a test looks at the
+ * system calls made, it first waits for the thread (fl_flash_linux__
+ * wait_idle); a run the thread fails is reported by a later call, all or
+ * nothing, and written again after.
  *
  * A syscall table wraps the real one to count the bytes written, record
  * the order of writes and syncs, and make writes fail. Files live in a
@@ -272,6 +276,7 @@ static void test_flash_file__small_writes_are_gathered(void **state)
 	for (size_t off = 0; off < sizeof(pat); off += piece)
 		assert_int_equal(
 			fl_area_write(&a, (uint32_t)off, pat + off, piece), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
 	assert_int_equal(s.pwrites, 1);
 	assert_int_equal(s.bytes_written, FL_LINUX_WBUF_BYTES);
 	/* A read of gathered bytes writes them out, then reads them. */
@@ -282,6 +287,7 @@ static void test_flash_file__small_writes_are_gathered(void **state)
 	assert_int_equal(fl_area_write(&a, 0, pat, 100), 0);
 	assert_int_equal(s.pwrites, 2);
 	assert_int_equal(fl_area_write(&a, 50, pat + 200, 10), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
 	assert_int_equal(s.pwrites, 3);
 	fl_flash_linux_close(&fl); /* the close writes the last run out */
 	assert_int_equal(s.pwrites, 4);
@@ -384,6 +390,7 @@ static void test_flash_file__writes_and_erases_keep_their_order(void **state)
 	assert_int_equal(fl_area_write(&a, 3 * UNIT, pat, sizeof(pat)), 0);
 	spy_reset(&s);
 	assert_int_equal(fl_area_erase(&a, 3 * UNIT, UNIT), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
 	assert_string_equal(s.log, "w");
 	assert_int_equal(fl_area_read(&a, 3 * UNIT, buf, UNIT), 0);
 	assert_true(all_equal(buf, UNIT, 0xFF));
@@ -427,7 +434,7 @@ static void test_flash_file__erases_merge_or_write_out_the_last(void **state)
 
 static void test_flash_file__failed_write_out_is_reported_and_kept(void **state)
 {
-	static uint8_t big[FL_LINUX_WBUF_BYTES];
+	static uint8_t big[2 * FL_LINUX_WBUF_BYTES];
 	const struct fl_flash_linux_diag *e;
 	uint8_t pat[64], buf[UNIT];
 	struct fl_flash fl;
@@ -481,10 +488,11 @@ static void test_flash_file__failed_write_out_is_reported_and_kept(void **state)
 	assert_int_equal(fl_area_read(&a, 3 * UNIT, buf, UNIT), 0);
 	assert_true(all_equal(buf, UNIT, 0xFF));
 
-	/* A write too large to gather fails at once; the erase it started
-	 * in stays whole: the bytes read back erased, not half written. */
+	/* A write too large for one buffer fails at once; the erase it
+	 * started in stays whole: the bytes read back erased, not half
+	 * written. */
 	assert_int_equal(fl_area_sync(&a), 0);
-	assert_int_equal(fl_area_erase(&a, 0, FL_LINUX_WBUF_BYTES), 0);
+	assert_int_equal(fl_area_erase(&a, 0, sizeof(big)), 0);
 	spy_reset(&s);
 	s.pwrite_fail_at = 1;
 	assert_int_equal(fl_area_write(&a, 0, big, sizeof(big)), FL_EIO);
@@ -494,9 +502,65 @@ static void test_flash_file__failed_write_out_is_reported_and_kept(void **state)
 	fl_flash_linux_close(&fl);
 }
 
+static void test_flash_file__thread_failure_is_reported_later(void **state)
+{
+	static uint8_t pat[4 * MIB], other[2 * MIB], buf[4 * MIB];
+	const struct fl_flash_linux_diag *e;
+	struct fl_flash fl;
+	struct fl_area a;
+	struct spy s;
+	char p[512];
+
+	(void)state;
+	open_dev(&fl, &a, &s, p, sizeof(p), 5 * MIB / UNIT);
+	e = fl_flash_linux_last_error(&fl);
+	fill_pattern(pat, sizeof(pat), 9);
+	/* The thread fails to write a full run: the write that handed it
+	 * over has returned; the next call that waits for the thread
+	 * reports it, once, and the one after writes it again. */
+	s.pwrite_fail_at = 1;
+	assert_int_equal(fl_area_write(&a, 0, pat, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), FL_EIO);
+	assert_int_equal(e->sys_errno, EIO);
+	assert_non_null(strstr(e->msg, "write of 1048576 bytes at 0"));
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
+	assert_int_equal(s.pwrites, 2);
+	file_bytes(p, 0, buf, MIB);
+	assert_memory_equal(buf, pat, MIB);
+
+	/* Failing again while more runs follow: they queue behind it until
+	 * a write needs a buffer, and that write reports the failure and
+	 * takes nothing. */
+	spy_reset(&s);
+	s.pwrite_fail_at = 1;
+	for (unsigned i = 1; i < 4; i++)
+		assert_int_equal(fl_area_write(&a, i * MIB, pat + i * MIB, MIB),
+				 0);
+	assert_int_equal(fl_area_write(&a, 4 * MIB, pat, 16), FL_EIO);
+	assert_non_null(strstr(e->msg, "write of 1048576 bytes at 0x100000"));
+	/* A sync writes all the runs, in order; the refused bytes are not
+	 * there. */
+	assert_int_equal(fl_area_sync(&a), 0);
+	file_bytes(p, 0, buf, sizeof(buf));
+	assert_memory_equal(buf, pat, sizeof(pat));
+	file_bytes(p, 4 * MIB, buf, UNIT);
+	assert_true(all_equal(buf, UNIT, 0x5A));
+
+	/* A write larger than a buffer is made by the caller once the thread
+	 * has written what it holds: it lands last. */
+	fill_pattern(other, sizeof(other), 10);
+	assert_int_equal(fl_area_write(&a, 0, pat, MIB), 0);
+	assert_int_equal(fl_area_write(&a, 0, other, sizeof(other)), 0);
+	assert_int_equal(fl_area_sync(&a), 0);
+	file_bytes(p, 0, buf, sizeof(other));
+	assert_memory_equal(buf, other, sizeof(other));
+	fl_flash_linux_close(&fl);
+}
+
 static void test_flash_file__write_back_starts_every_few_mib(void **state)
 {
 	static uint8_t chunk[MIB];
+	const uint32_t half = FL_LINUX_WRITEBACK_BYTES / 2;
 	struct fl_flash fl;
 	struct fl_area a;
 	struct spy s;
@@ -504,20 +568,28 @@ static void test_flash_file__write_back_starts_every_few_mib(void **state)
 	unsigned units = 10 * MIB / UNIT;
 
 	(void)state;
+	_Static_assert(FL_LINUX_WRITEBACK_BYTES % MIB == 0 &&
+			       FL_LINUX_WRITEBACK_BYTES / 2 <= MIB,
+		       "the test writes half an interval from one chunk");
 	open_dev(&fl, &a, &s, p, sizeof(p), units);
 	fill_pattern(chunk, sizeof(chunk), 6);
 	for (unsigned i = 0; i < 9; i++)
 		assert_int_equal(fl_area_write(&a, i * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
 	assert_int_equal(s.sfrs, 9 * MIB / FL_LINUX_WRITEBACK_BYTES);
-	/* A sync starts the count again. */
+	/* A sync starts the count again: half an interval before it and
+	 * half after start nothing. */
+	assert_int_equal(fl_area_write(&a, 0, chunk, half), 0);
 	assert_int_equal(fl_area_sync(&a), 0);
 	s.sfrs = 0;
-	for (unsigned i = 0; i < FL_LINUX_WRITEBACK_BYTES / MIB - 1; i++)
-		assert_int_equal(fl_area_write(&a, i * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_area_write(&a, 0, chunk, half), 0);
+	assert_int_equal(fl_area_sync(&a), 0);
 	assert_int_equal(s.sfrs, 0);
-	/* Its failure is only a hint lost: the write succeeds. */
+	/* Its failure is only a hint lost: the writes succeed. */
 	s.sfr_errno = EIO;
-	assert_int_equal(fl_area_write(&a, 9 * MIB, chunk, MIB), 0);
+	for (uint32_t off = 0; off < FL_LINUX_WRITEBACK_BYTES; off += MIB)
+		assert_int_equal(fl_area_write(&a, MIB + off, chunk, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
 	assert_int_equal(s.sfrs, 1);
 	assert_int_equal(fl_area_sync(&a), 0);
 	fl_flash_linux_close(&fl);
@@ -527,8 +599,8 @@ static void test_flash_file__write_back_starts_every_few_mib(void **state)
 	s.sys.sync_file_range = NULL;
 	for (unsigned i = 0; i < 9; i++)
 		assert_int_equal(fl_area_write(&a, i * MIB, chunk, MIB), 0);
-	assert_int_equal(s.sfrs, 0);
 	assert_int_equal(fl_area_sync(&a), 0);
+	assert_int_equal(s.sfrs, 0);
 	fl_flash_linux_close(&fl);
 }
 
@@ -561,6 +633,8 @@ int main(void)
 			test_flash_file__erases_merge_or_write_out_the_last),
 		cmocka_unit_test(
 			test_flash_file__failed_write_out_is_reported_and_kept),
+		cmocka_unit_test(
+			test_flash_file__thread_failure_is_reported_later),
 		cmocka_unit_test(
 			test_flash_file__write_back_starts_every_few_mib),
 		cmocka_unit_test(test_flash_file__reads_are_flagged_cached),

@@ -83,7 +83,11 @@ const struct fl_flash_linux_sys *fl_flash_linux_sys_default(void);
  *
  * On success *out is a device whose state is owned by the caller: release
  * it with fl_flash_linux_close(). On failure *out is left closed. diag may
- * be NULL.
+ * be NULL. The device has a thread of its own that writes what was
+ * written to it in runs of 1 MiB while the caller goes on (flash_file.c,
+ * "the write-back thread"): a failure of such a write is reported by a
+ * later call on the device, and close() stops the thread. Not for use from
+ * more than one thread at a time.
  *
  * Returns 0, FL_EINVAL (NULL argument, bad geometry, a directory or another
  * kind of file, create_size with a block device), FL_ENOENT (no such path
