@@ -11,10 +11,11 @@
 # agent's path; the Mbed TLS crypto port's object; and, when the target's
 # C library is installed (picolibc for rv32imc, newlib for cortex-m4), the
 # device's real link: the same image with the codec (common/proto compiled
-# against that library's headers with FL_PROTO_COMPACT_DIAG, as
-# agent/esp32 builds it: the manifest's verification, the command's
-# decoder, the encoders the MQTT adapter calls), against the same targets;
-# cJSON and the C library are not counted and are named. Each link is
+# against that library's headers with FL_PROTO_COMPACT_DIAG and
+# FL_PROTO_TRUST_OWN, as agent/esp32 builds it: the manifest's
+# verification, the command's decoder, the encoders the MQTT adapter
+# calls), against the same targets; cJSON and the C library are not
+# counted and are named. Each link is
 # split by part (agent/core, codec, HAL, helpers, the crypto port, the
 # firmware stand-in, mem*/libgcc; bench/size_split.awk), and small
 # constants (.srodata, which the default RISC-V linker script puts among
@@ -306,7 +307,7 @@ codec_sizes() {
 		if ! $FL_CROSS_CC $FL_CROSS_ARCH_FLAGS $libc_flags \
 			-Os ${FL_CROSS_CODE_FLAGS:-} \
 			-ffunction-sections -fdata-sections \
-			-DFL_PROTO_COMPACT_DIAG \
+			-DFL_PROTO_COMPACT_DIAG -DFL_PROTO_TRUST_OWN \
 			-I"$src/common/include" -I"$dir/codec/inc" \
 			-c "$src/$f" -o "$o" >"$o.log" 2>&1; then
 			echo "  device with the codec: $f did not compile, see" \
@@ -317,7 +318,8 @@ codec_sizes() {
 	done
 	echo "  the device's real link: the same with the codec (common/proto" \
 		"against the C library's headers, with"
-	echo "  FL_PROTO_COMPACT_DIAG as agent/esp32 builds it: manifest verify" \
+	echo "  FL_PROTO_COMPACT_DIAG and FL_PROTO_TRUST_OWN as agent/esp32" \
+		"builds it: manifest verify" \
 		"and check, cmd decode,"
 	echo "  status/reported/health/presence encode, topics):"
 	image=$FL_CROSS_AGENT_IMAGE

@@ -1,12 +1,16 @@
 /*
  * agent_image.c -- a firmware's use of the agent, for measuring it: the
- * agent, the slot manager, the flash store, the struct the MQTT adapter
- * decodes a command into and its one payload buffer are statics; every
- * entry point of the agent is called, and the transport stand-in does what
- * a real MQTT adapter does with the codec (agent/esp32/transport.c):
- * decode a command (fl_proto_decode_cmd), encode status, reported, health
- * and presence (fl_proto_encode_*), build its topics. So a --gc-sections
- * link from fl_agent_image_main keeps exactly the code a device runs.
+ * agent, the slot manager, the flash store and the struct the MQTT
+ * adapter decodes a command into are statics; every entry point of the
+ * agent is called, and the transport stand-in does what a real MQTT
+ * adapter does with the codec (agent/esp32): decode a command
+ * (fl_proto_decode_cmd) straight from the MQTT client's receive buffer,
+ * encode status, reported, health and presence (fl_proto_encode_*) in the
+ * agent's message buffer (fl_agent_msg_buf(): a message is encoded in
+ * place, and the client copies it into its outbox), build its topics. So
+ * the static RAM is the agent's, with no payload buffer that would
+ * duplicate the client's, and a --gc-sections link from
+ * fl_agent_image_main keeps exactly the code a device runs.
  * bench/sizes.sh links it twice: with external_stub.c standing in for the
  * codec (the agent, slot manager, installer, flash interface and helpers),
  * and with the codec itself (common/proto: the device's real link); .text
@@ -34,11 +38,11 @@ static struct fl_slots slots;
 static struct fl_agent_flash_store store;
 static struct fl_cmd cmd; /* the adapter decodes a command into this */
 static struct fl_boot_status handoff;
-/* The adapter's one payload buffer: a received command is decoded out of
- * it before the agent runs, so the agent's publishes encode into it. */
-static char payload[FL_PROTO_MSG_MAX + 1];
-static size_t payload_len;
 static char topic[FL_TOPIC_MAX];
+/* A received message: where the MQTT client's receive buffer holds it
+ * (the client's memory, not the firmware's). */
+static const char *volatile rx_data;
+static volatile size_t rx_len;
 
 /* ---- stand-ins for the platform --------------------------------------------
  */
@@ -166,27 +170,36 @@ static struct fl_agent_seal_bufs seal_bufs = {seal_rec, sizeof(seal_rec), 0, 0};
 static struct fl_wrap_key wrap_key;
 #endif
 
-/* The MQTT adapter: encode, then hand the bytes to the client (here:
+/* The MQTT adapter: encode in place in the agent's message buffer, then
+ * hand the bytes to the client, which copies them into its outbox (here:
  * nowhere). */
+static size_t pub_len;
+
 static int pub_status(void *ctx, const struct fl_status *m)
 {
+	size_t size;
+	char *out = fl_agent_msg_buf(&agent, &size);
+
 	(void)ctx;
-	return fl_proto_encode_status(payload, sizeof(payload), &payload_len,
-				      m);
+	return fl_proto_encode_status(out, size, &pub_len, m);
 }
 
 static int pub_reported(void *ctx, const struct fl_reported *m)
 {
+	size_t size;
+	char *out = fl_agent_msg_buf(&agent, &size);
+
 	(void)ctx;
-	return fl_proto_encode_reported(payload, sizeof(payload), &payload_len,
-					m);
+	return fl_proto_encode_reported(out, size, &pub_len, m);
 }
 
 static int pub_health(void *ctx, const struct fl_health *m)
 {
+	size_t size;
+	char *out = fl_agent_msg_buf(&agent, &size);
+
 	(void)ctx;
-	return fl_proto_encode_health(payload, sizeof(payload), &payload_len,
-				      m);
+	return fl_proto_encode_health(out, size, &pub_len, m);
 }
 
 static const struct fl_agent_transport_ops transport_ops = {
@@ -267,6 +280,8 @@ void fl_agent_image_main(void)
 	struct fl_agent_dl_response r = {206, 0, 0, ""};
 	struct fl_presence presence = {0};
 	uint32_t next = 0;
+	size_t size;
+	char *out;
 
 	(void)fl_area_init(&sc.meta, &flash, 0, 4 * 4096);
 	(void)fl_area_init(&sc.slot[0], &flash, 4 * 4096, 480 * 1024);
@@ -305,11 +320,11 @@ void fl_agent_image_main(void)
 		return;
 	presence.is_online = true;
 	presence.boot = fl_agent_boot_count(&agent);
-	(void)fl_proto_encode_presence(payload, sizeof(payload), &payload_len,
-				       &presence);
+	out = fl_agent_msg_buf(&agent, &size);
+	(void)fl_proto_encode_presence(out, size, &pub_len, &presence);
 	(void)fl_agent_on_connect(&agent);
-	/* A message on the cmd topic. */
-	if (fl_proto_decode_cmd(&cmd, payload, payload_len, NULL) == 0)
+	/* A message on the cmd topic, decoded where the client received it. */
+	if (fl_proto_decode_cmd(&cmd, rx_data, rx_len, NULL) == 0)
 		(void)fl_agent_on_cmd(&agent, &cmd);
 	else
 		(void)fl_agent_on_cmd_invalid(&agent, cmd.job, NULL);

@@ -35,6 +35,14 @@ int fl_manifest_check(const struct fl_manifest *m,
 	return FL_ENOTSUP;
 }
 
+int fl_proto_check_str(const char *s, size_t size, int cs)
+{
+	(void)s;
+	(void)size;
+	(void)cs;
+	return FL_EINVAL;
+}
+
 int fl_proto_decode_cmd(struct fl_cmd *out, const char *in, size_t len,
 			struct fl_proto_diag *diag)
 {

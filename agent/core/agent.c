@@ -8,10 +8,13 @@
  * through the store port) and the slot records (firmware-hal, whose
  * attempt id is the job id). The rule is intent first: the job's next
  * phase is persisted before the slot records are touched, and reported
- * only after it is persisted. So after a power cut or a kill at any flash
- * operation, the job's phase says what the agent meant to do and the
- * attempt record says how far the slot manager got; settle() combines the
- * two and redoes the step, every step being idempotent:
+ * only after it is persisted (or implied by a durable slot record:
+ * DOWNLOADED is reported as soon as the slot is STAGED, since settle()
+ * derives it from that record, and the state's save follows). So after a
+ * power cut or a kill at any flash operation, the job's phase says what
+ * the agent meant to do and the attempt record says how far the slot
+ * manager got; settle() combines the two and redoes the step, every step
+ * being idempotent:
  *
  *   phase        attempt of the job says    then
  *   DOWNLOADING  STAGED                     DOWNLOADED (finish had landed)
@@ -171,7 +174,7 @@ static int check_config(const struct fl_agent_config *c)
 	    c->store.ops->save == NULL || c->device.ops->facts == NULL ||
 	    c->device.ops->health == NULL || c->device.ops->reboot == NULL)
 		return FL_EINVAL;
-	return 0;
+	return fl_agent__check_identity(c);
 }
 
 static void set_defaults(struct fl_agent_config *c)
@@ -546,6 +549,28 @@ static uint8_t verify(struct fl_agent *a, const struct fl_cmd *c,
 	return fl_agent__seal_admit(a, c, m, reason);
 }
 
+static bool preconditions(struct fl_agent *a, bool is_before_download);
+
+/* Where a job goes once nothing holds it back: a rollback to the image the
+ * other slot still holds switches back without a download; anything else
+ * downloads from 0. */
+static uint8_t phase_after_waiting(struct fl_agent *a)
+{
+	struct fl_slots *s = fl_agent__slots(a);
+	struct fl_agent_job *j = &a->st.job;
+	unsigned o = fl_agent__inactive(a);
+
+	if (j->type == FL_CMD_ROLLBACK &&
+	    s->info[o].state == FL_SLOT_CONFIRMED &&
+	    holds_image(&s->info[o], j)) {
+		j->flags |= FL_AGENT_JOB_SWITCH; /* no download */
+		return FL_AGENT_DOWNLOADED;
+	}
+	j->offset = 0;
+	j->dl_tries = 0;
+	return FL_AGENT_DOWNLOADING;
+}
+
 /* Takes job J (> last_job): docs/protocol.md, device rule 5. */
 static int take(struct fl_agent *a, const struct fl_cmd *c)
 {
@@ -587,8 +612,10 @@ static int take(struct fl_agent *a, const struct fl_cmd *c)
 		trial_job = s->info[fl_slots_booted(s)].attempt_id;
 
 	/* Taken: the job is replaced in RAM and persisted once, before
-	 * anything else happens. */
+	 * anything else happens. The replaced job's transfer and unseal
+	 * stage (its key, its partial chunk) go with it. */
 	fl_agent__dl_abort(a);
+	fl_agent__seal_reset(a);
 	memset(j, 0, sizeof(*j));
 	j->id = c->job;
 	j->type = c->type;
@@ -629,9 +656,18 @@ static int take(struct fl_agent *a, const struct fl_cmd *c)
 		j->phase = FL_AGENT_DONE;
 		j->result = result;
 		fl_agent__token(j->reason, NULL, reason);
+	} else if (trial_job != 0) {
+		j->phase = FL_AGENT_ABANDONING;
+	} else if (preconditions(a, true)) {
+		/* Nothing to wait for: the job goes straight on, and this one
+		 * save persists it there (not WAITING and then, before the
+		 * first byte, DOWNLOADING in a second save). */
+		j->phase = phase_after_waiting(a);
 	} else {
-		j->phase =
-			trial_job != 0 ? FL_AGENT_ABANDONING : FL_AGENT_WAITING;
+		/* poll_waiting() checks again, counts it and says why. */
+		j->phase = FL_AGENT_WAITING;
+		a->wait_result = FL_RESULT_NONE;
+		a->wait_reason[0] = '\0';
 	}
 	rc = fl_agent__save(a);
 	if (rc != 0)
@@ -872,17 +908,8 @@ static int poll_waiting(struct fl_agent *a, uint64_t now)
 	if (holds_image(&s->info[fl_slots_booted(s)], j))
 		return fl_agent__finish(a, done_result(j, true),
 					"already_installed");
-	if (j->type == FL_CMD_ROLLBACK &&
-	    s->info[fl_agent__inactive(a)].state == FL_SLOT_CONFIRMED &&
-	    holds_image(&s->info[fl_agent__inactive(a)], j)) {
-		j->flags |= FL_AGENT_JOB_SWITCH; /* no download */
-		a->next_ms = now;
-		return fl_agent__enter(a, FL_AGENT_DOWNLOADED);
-	}
-	j->offset = 0;
-	j->dl_tries = 0;
 	a->next_ms = now;
-	return fl_agent__enter(a, FL_AGENT_DOWNLOADING);
+	return fl_agent__enter(a, phase_after_waiting(a));
 }
 
 static int activate(struct fl_agent *a)

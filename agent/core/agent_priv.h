@@ -103,7 +103,8 @@ uint8_t fl_agent__seal_admit(struct fl_agent *a, const struct fl_cmd *c,
 			     const struct fl_manifest *m, const char **reason);
 /* Copies the manifest's container fields and the key into the new job. */
 void fl_agent__seal_job(struct fl_agent *a, const struct fl_manifest *m);
-/* Forgets the stage (the image starts again at 0, or the job ends). */
+/* Forgets the stage and wipes its key (another job is taken, the job
+ * ends, or its image starts again at 0). */
 void fl_agent__seal_reset(struct fl_agent *a);
 /* The container offset to ask for, once the installer is ready; may
  * start the image again. *is_ended: the job ended (the return value is
@@ -132,6 +133,10 @@ void fl_agent__answer(struct fl_agent *a, uint32_t job, uint8_t state,
 		      uint8_t result, const char *reason, const char *detail,
 		      const char *version);
 void fl_agent__reported(struct fl_agent *a);
+/* The configuration's strings against the charsets and bounds of the
+ * messages that carry them (model, component, tz, agent version, labels:
+ * keys unique). Returns 0 or FL_EINVAL. */
+int fl_agent__check_identity(const struct fl_agent_config *c);
 /* Copies s as a reason token (lowercase, [a-z0-9_.:-]; others become
  * '_'), truncated to the field. */
 void fl_agent__token(char out[FL_PROTO_REASON_MAX], const char *prefix,

@@ -161,10 +161,22 @@ void fl_agent__health_poll(struct fl_agent *a, uint64_t now, bool force)
 	h->slot = (uint8_t)fl_slots_booted(s);
 	h->is_trial = is_trial;
 	h->job = is_trial ? run->attempt_id : 0;
-	h->n_metrics = a->sample.n_metrics <= FL_PROTO_METRICS_MAX
-			       ? a->sample.n_metrics
-			       : FL_PROTO_METRICS_MAX;
-	memcpy(h->metrics, a->sample.metrics,
-	       h->n_metrics * sizeof(h->metrics[0]));
+	/* The device's metrics as the message carries them (proto.h): a
+	 * name that is not an ident or comes twice, or a value that is not
+	 * finite, is left out, so the message needs no check when encoded
+	 * (report.c). */
+	for (unsigned i = 0;
+	     i < a->sample.n_metrics && i < FL_PROTO_METRICS_MAX; i++) {
+		const struct fl_metric *m = &a->sample.metrics[i];
+		bool is_ok = m->name[0] != '\0' &&
+			     fl_proto_check_str(m->name, sizeof(m->name),
+						FL_CS_IDENT) == 0 &&
+			     fl_f64_is_finite(m->value);
+
+		for (unsigned k = 0; is_ok && k < h->n_metrics; k++)
+			is_ok = !fl_agent__streq(m->name, h->metrics[k].name);
+		if (is_ok)
+			h->metrics[h->n_metrics++] = *m;
+	}
 	(void)a->cfg.transport.ops->publish_health(a->cfg.transport.ctx, h);
 }

@@ -8,6 +8,15 @@
  *
  * Consistency rules of the status (proto.h): state idle exactly when the
  * result is final; retry_later only with state waiting.
+ *
+ * Every string a message carries is checked before it gets here: the
+ * configuration's (model, component, time zone, version, labels) by
+ * fl_agent_init() (fl_agent__check_identity), the job's from the verified
+ * manifest, reasons and details made into their charsets below, metrics
+ * in health.c. So a device's codec need not check them again when it
+ * encodes (FL_PROTO_TRUST_OWN, common/proto/codec.c), and every message
+ * fits the agent's message buffer (FL_AGENT_MSG_MAX), in which a device's
+ * transport encodes it in place (fl_agent_msg_buf()).
  */
 #include <string.h>
 
@@ -37,6 +46,43 @@ void fl_agent__token(char out[FL_PROTO_REASON_MAX], const char *prefix,
 		}
 	}
 	out[n] = '\0';
+}
+
+/* s is NULL (allowed when !need), or fits size in charset cs (and is not
+ * empty when need). */
+static bool str_ok(const char *s, size_t size, int cs, bool need)
+{
+	if (s == NULL)
+		return !need;
+	return fl_proto_check_str(s, size, cs) == 0 && (!need || s[0] != '\0');
+}
+
+int fl_agent__check_identity(const struct fl_agent_config *c)
+{
+	if (!str_ok(c->model, FL_PROTO_NAME_MAX, FL_CS_IDENT, true) ||
+	    !str_ok(c->component, FL_PROTO_NAME_MAX, FL_CS_IDENT, false) ||
+	    (c->component != NULL && c->component[0] == '\0') ||
+	    !str_ok(c->tz, FL_PROTO_TZ_MAX, FL_CS_TZ, false) ||
+	    !str_ok(c->agent_version, FL_PROTO_VERSION_MAX, FL_CS_VERSION,
+		    false))
+		return FL_EINVAL;
+	for (unsigned i = 0; i < c->n_labels; i++) {
+		const struct fl_label *l = &c->labels[i];
+
+		if (!str_ok(l->key, sizeof(l->key), FL_CS_IDENT, true) ||
+		    !str_ok(l->value, sizeof(l->value), FL_CS_VALUE, false))
+			return FL_EINVAL;
+		for (unsigned k = 0; k < i; k++)
+			if (fl_agent__streq(l->key, c->labels[k].key))
+				return FL_EINVAL;
+	}
+	return 0;
+}
+
+char *fl_agent_msg_buf(struct fl_agent *a, size_t *size)
+{
+	*size = sizeof(a->scratch);
+	return a->scratch.msg;
 }
 
 /* Copies printable ASCII only (the detail's charset). */

@@ -16,7 +16,11 @@
  * the image offset with the container offset of the next chunk and the
  * header; a transfer after a reboot asks for that container offset. A
  * chunk that does not open ends the job integrity_failure: nothing of it
- * was written, and the slot being written is marked bad.
+ * was written, and the slot being written is marked bad. The stage in RAM
+ * (a->unseal: key, header, partial record) belongs to one job: taking
+ * another job, ending this one or starting its image again at 0 resets it
+ * (fl_agent__seal_reset, which wipes the key), so only a later transfer of
+ * the same job goes on from it.
  */
 #include <string.h>
 
@@ -156,7 +160,8 @@ int fl_agent__seal_from(struct fl_agent *a, uint32_t *from, bool *is_ended)
 	int rc;
 
 	*is_ended = false;
-	/* The same transfer's stage in RAM: go on where it stopped. */
+	/* The stage in RAM is this job's (another job's was reset when this
+	 * one was taken): go on where its last transfer stopped. */
 	if (a->is_unsealing && a->unseal.has_hdr &&
 	    (uint64_t)a->unseal.index * j->enc_chunk == in->written) {
 		*from = a->unseal.in_off;

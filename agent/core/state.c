@@ -44,6 +44,7 @@
  * no encrypted job, and is written back as revision 2. Strings must be
  * NUL-terminated within their field.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "agent_priv.h"
@@ -75,44 +76,79 @@ _Static_assert(STATE_BYTES == 728, "state layout: 728 from revision 2");
 _Static_assert(STATE_BYTES <= FL_AGENT_BLOB_MAX, "state fits the blob");
 _Static_assert(sizeof(double) == 8, "binary64 doubles");
 
-static void put_double(uint8_t *p, double v)
-{
-	uint64_t u;
-
-	memcpy(&u, &v, sizeof(u));
-	fl_put_le64(p, u);
-}
-
-static double get_double(const uint8_t *p)
-{
-	uint64_t u = fl_get_le64(p);
-	double v;
-
-	memcpy(&v, &u, sizeof(v));
-	return v;
-}
-
-static void put_str(uint8_t *p, const char *s, size_t size)
-{
-	size_t n = strlen(s);
-
-	if (n >= size)
-		n = size - 1;
-	memset(p, 0, size);
-	memcpy(p, s, n);
-}
-
-/* Copies a field into s; FL_ECORRUPT unless NUL-terminated inside it. */
-static int get_str(char *s, const uint8_t *p, size_t size)
-{
-	for (size_t i = 0; i < size; i++) {
-		if (p[i] == 0) {
-			memcpy(s, p, size);
-			return 0;
-		}
+/*
+ * The fields at fixed offsets, as tables (fl/bytes.h: where in the blob,
+ * where in the struct, how many bytes, what kind), written and read by
+ * fl_le_put() and fl_le_get(): the layout above is written down once
+ * more, here, and nowhere in code.
+ */
+#define ST(wire, member, kind)                                                 \
+	{                                                                      \
+		wire, offsetof(struct fl_agent_state, member),                 \
+			sizeof(((struct fl_agent_state *)0)->member), kind     \
 	}
-	return FL_ECORRUPT;
-}
+#define LIM(wire, member, kind)                                                \
+	{                                                                      \
+		wire, offsetof(struct fl_health_limit, member),                \
+			sizeof(((struct fl_health_limit *)0)->member), kind    \
+	}
+
+static const struct fl_le_field state_fields[] = {
+	ST(8, boot, FL_LE_INT),
+	ST(12, last_job, FL_LE_INT),
+	ST(16, precancelled, FL_LE_INT),
+	ST(20, job.id, FL_LE_INT),
+	ST(24, job.type, FL_LE_INT),
+	ST(25, job.phase, FL_LE_INT),
+	ST(26, job.result, FL_LE_INT),
+	ST(27, job.flags, FL_LE_INT),
+	ST(28, job.reset, FL_LE_INT),
+	ST(29, job.activate, FL_LE_INT),
+	ST(30, job.window_start_min, FL_LE_INT),
+	ST(32, job.window_end_min, FL_LE_INT),
+	ST(34, job.dl_tries, FL_LE_INT),
+	ST(36, job.pre_tries, FL_LE_INT),
+	ST(40, job.health_window_s, FL_LE_INT),
+	ST(44, job.length, FL_LE_INT),
+	ST(48, job.offset, FL_LE_INT),
+	ST(52, job.sha256, FL_LE_BYTES),
+	ST(84, job.seq, FL_LE_INT),
+	ST(92, job.expires, FL_LE_INT),
+	ST(OFF_VERSION, job.version, FL_LE_STR),
+	ST(OFF_URL, job.url, FL_LE_STR),
+	ST(OFF_VALIDATOR, job.validator, FL_LE_STR),
+	ST(OFF_REASON, job.reason, FL_LE_STR),
+};
+
+/* Revision 1 on. */
+static const struct fl_le_field floor_fields[] = {
+	ST(OFF_KEY_FLOOR, key_floor, FL_LE_INT),
+};
+
+/* Revision 2 on, for an encrypted job. */
+static const struct fl_le_field enc_fields[] = {
+	ST(OFF_ENC, job.enc_zip, FL_LE_INT),
+	ST(OFF_ENC + 2, job.enc_chunk, FL_LE_INT),
+	ST(OFF_ENC + 6, job.enc_length, FL_LE_INT),
+	ST(OFF_ENC + 10, job.enc_offset, FL_LE_INT),
+	ST(OFF_ENC + 14, job.enc_key, FL_LE_BYTES),
+	ST(OFF_ENC + 14 + FL_AES256_KEY_BYTES, job.enc_header, FL_LE_BYTES),
+};
+
+/* One limit, at its own offset. */
+static const struct fl_le_field limit_fields[] = {
+	LIM(0, metric, FL_LE_STR),
+	LIM(FL_PROTO_NAME_MAX, has_min, FL_LE_BOOL),
+	LIM(FL_PROTO_NAME_MAX + 1, has_max, FL_LE_BOOL),
+	LIM(FL_PROTO_NAME_MAX + 2, min, FL_LE_INT),
+	LIM(FL_PROTO_NAME_MAX + 10, max, FL_LE_INT),
+};
+
+_Static_assert(sizeof(bool) == 1 && sizeof(double) == 8 &&
+		       FL_SHA256_BYTES == 32 && FL_PROTO_NAME_MAX == 32,
+	       "state layout: the tables' sizes are the layout's");
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 size_t fl_agent_state_encode(uint8_t out[FL_AGENT_BLOB_MAX],
 			     const struct fl_agent_state *st)
@@ -124,51 +160,14 @@ size_t fl_agent_state_encode(uint8_t out[FL_AGENT_BLOB_MAX],
 	fl_put_le32(out + 0, STATE_MAGIC);
 	out[4] = STATE_FORMAT;
 	out[5] = STATE_REVISION;
-	fl_put_le16(out + OFF_KEY_FLOOR, st->key_floor);
-	fl_put_le32(out + 8, st->boot);
-	fl_put_le32(out + 12, st->last_job);
-	fl_put_le32(out + 16, st->precancelled);
-	fl_put_le32(out + 20, j->id);
-	out[24] = j->type;
-	out[25] = j->phase;
-	out[26] = j->result;
-	out[27] = j->flags;
-	out[28] = j->reset;
-	out[29] = j->activate;
-	fl_put_le16(out + 30, j->window_start_min);
-	fl_put_le16(out + 32, j->window_end_min);
-	fl_put_le16(out + 34, j->dl_tries);
-	fl_put_le16(out + 36, j->pre_tries);
-	fl_put_le32(out + 40, j->health_window_s);
-	fl_put_le32(out + 44, j->length);
-	fl_put_le32(out + 48, j->offset);
-	memcpy(out + 52, j->sha256, FL_SHA256_BYTES);
-	fl_put_le64(out + 84, j->seq);
-	fl_put_le64(out + 92, j->expires);
-	put_str(out + OFF_VERSION, j->version, FL_PROTO_VERSION_MAX);
-	put_str(out + OFF_URL, j->url, FL_MANIFEST_URL_MAX);
-	put_str(out + OFF_VALIDATOR, j->validator, FL_AGENT_VALIDATOR_MAX);
-	put_str(out + OFF_REASON, j->reason, FL_PROTO_REASON_MAX);
+	fl_le_put(out, st, state_fields, COUNT(state_fields));
+	fl_le_put(out, st, floor_fields, COUNT(floor_fields));
 	out[OFF_NLIMITS] = (uint8_t)n;
-	for (unsigned i = 0; i < n; i++) {
-		const struct fl_health_limit *l = &j->limits[i];
-		uint8_t *p = out + OFF_LIMITS + i * LIMIT_BYTES;
-
-		put_str(p, l->metric, FL_PROTO_NAME_MAX);
-		p[FL_PROTO_NAME_MAX] = l->has_min;
-		p[FL_PROTO_NAME_MAX + 1] = l->has_max;
-		put_double(p + FL_PROTO_NAME_MAX + 2, l->min);
-		put_double(p + FL_PROTO_NAME_MAX + 10, l->max);
-	}
-	if (j->flags & FL_AGENT_JOB_SEALED) {
-		out[OFF_ENC] = j->enc_zip;
-		fl_put_le32(out + OFF_ENC + 2, j->enc_chunk);
-		fl_put_le32(out + OFF_ENC + 6, j->enc_length);
-		fl_put_le32(out + OFF_ENC + 10, j->enc_offset);
-		memcpy(out + OFF_ENC + 14, j->enc_key, FL_AES256_KEY_BYTES);
-		memcpy(out + OFF_ENC + 14 + FL_AES256_KEY_BYTES, j->enc_header,
-		       FL_SEAL_HEADER_BYTES);
-	}
+	for (unsigned i = 0; i < n; i++)
+		fl_le_put(out + OFF_LIMITS + i * LIMIT_BYTES, &j->limits[i],
+			  limit_fields, COUNT(limit_fields));
+	if (j->flags & FL_AGENT_JOB_SEALED)
+		fl_le_put(out, st, enc_fields, COUNT(enc_fields));
 	return STATE_BYTES;
 }
 
@@ -180,65 +179,26 @@ int fl_agent_state_decode(struct fl_agent_state *out, const uint8_t *in,
 
 	memset(out, 0, sizeof(*out));
 	if (in == NULL || len < STATE0_BYTES ||
-	    fl_get_le32(in) != STATE_MAGIC || in[4] != STATE_FORMAT)
+	    fl_get_le32(in) != STATE_MAGIC || in[4] != STATE_FORMAT ||
+	    (in[5] >= 1 && len < STATE1_BYTES) ||
+	    (in[5] >= 2 && len < STATE_BYTES))
 		goto out;
-	if (in[5] >= 1) {
-		if (len < STATE1_BYTES)
-			goto out;
-		out->key_floor = fl_get_le16(in + OFF_KEY_FLOOR);
-	}
-	if (in[5] >= 2 && len < STATE_BYTES)
+	if (fl_le_get(out, in, state_fields, COUNT(state_fields)) != 0 ||
+	    (in[5] >= 1 &&
+	     fl_le_get(out, in, floor_fields, COUNT(floor_fields)) != 0))
 		goto out;
-	out->boot = fl_get_le32(in + 8);
-	out->last_job = fl_get_le32(in + 12);
-	out->precancelled = fl_get_le32(in + 16);
-	j->id = fl_get_le32(in + 20);
-	j->type = in[24];
-	j->phase = in[25];
-	j->result = in[26];
-	j->flags = in[27];
-	j->reset = in[28];
-	j->activate = in[29];
-	j->window_start_min = fl_get_le16(in + 30);
-	j->window_end_min = fl_get_le16(in + 32);
-	j->dl_tries = fl_get_le16(in + 34);
-	j->pre_tries = fl_get_le16(in + 36);
-	j->health_window_s = fl_get_le32(in + 40);
-	j->length = fl_get_le32(in + 44);
-	j->offset = fl_get_le32(in + 48);
-	memcpy(j->sha256, in + 52, FL_SHA256_BYTES);
-	j->seq = fl_get_le64(in + 84);
-	j->expires = fl_get_le64(in + 92);
 	if (j->phase > FL_AGENT_DONE || j->activate > FL_ACTIVATE_WINDOW ||
 	    j->offset > j->length || in[OFF_NLIMITS] > FL_PROTO_LIMITS_MAX)
 		goto out;
-	if (get_str(j->version, in + OFF_VERSION, FL_PROTO_VERSION_MAX) ||
-	    get_str(j->url, in + OFF_URL, FL_MANIFEST_URL_MAX) ||
-	    get_str(j->validator, in + OFF_VALIDATOR, FL_AGENT_VALIDATOR_MAX) ||
-	    get_str(j->reason, in + OFF_REASON, FL_PROTO_REASON_MAX))
-		goto out;
 	j->n_limits = in[OFF_NLIMITS];
-	for (unsigned i = 0; i < j->n_limits; i++) {
-		struct fl_health_limit *l = &j->limits[i];
-		const uint8_t *p = in + OFF_LIMITS + i * LIMIT_BYTES;
-
-		if (get_str(l->metric, p, FL_PROTO_NAME_MAX))
+	for (unsigned i = 0; i < j->n_limits; i++)
+		if (fl_le_get(&j->limits[i], in + OFF_LIMITS + i * LIMIT_BYTES,
+			      limit_fields, COUNT(limit_fields)) != 0)
 			goto out;
-		l->has_min = p[FL_PROTO_NAME_MAX] != 0;
-		l->has_max = p[FL_PROTO_NAME_MAX + 1] != 0;
-		l->min = get_double(p + FL_PROTO_NAME_MAX + 2);
-		l->max = get_double(p + FL_PROTO_NAME_MAX + 10);
-	}
 	if (in[5] < 2)
 		j->flags &= (uint8_t)~FL_AGENT_JOB_SEALED;
 	if (j->flags & FL_AGENT_JOB_SEALED) {
-		j->enc_zip = in[OFF_ENC];
-		j->enc_chunk = fl_get_le32(in + OFF_ENC + 2);
-		j->enc_length = fl_get_le32(in + OFF_ENC + 6);
-		j->enc_offset = fl_get_le32(in + OFF_ENC + 10);
-		memcpy(j->enc_key, in + OFF_ENC + 14, FL_AES256_KEY_BYTES);
-		memcpy(j->enc_header, in + OFF_ENC + 14 + FL_AES256_KEY_BYTES,
-		       FL_SEAL_HEADER_BYTES);
+		(void)fl_le_get(out, in, enc_fields, COUNT(enc_fields));
 		if (j->enc_offset > j->enc_length)
 			goto out;
 	}

@@ -70,7 +70,6 @@ static struct {
 	TaskHandle_t task;
 	struct fl_cmd cmd; /* a command is decoded into this */
 	struct fl_proto_diag diag;
-	char pub[FL_PROTO_MSG_MAX + 1]; /* what the agent publishes */
 } s;
 
 /* ---- the queue ---------------------------------------------------------- */
@@ -399,6 +398,8 @@ int fl_agent_esp32_start(const struct fl_agent_esp32_config *cfg)
 	struct fl_agent_config ac;
 	struct fl_area store;
 	const char *uri = CONFIG_FL_AGENT_BROKER_URI;
+	char *pub;
+	size_t pub_size;
 	int rc, n_keys, n_roots;
 
 	if (atomic_exchange(&s.is_started, true))
@@ -434,9 +435,11 @@ int fl_agent_esp32_start(const struct fl_agent_esp32_config *cfg)
 	ESP_LOGI(TAG, "agent %s: device %s, model %s, boot %" PRIu32,
 		 CONFIG_FL_AGENT_VERSION, s.id, CONFIG_FL_AGENT_MODEL,
 		 fl_agent_boot_count(&s.agent));
+	/* Publishes are encoded in the agent's message buffer (agent.h),
+	 * from which esp-mqtt copies them into its outbox. */
+	pub = fl_agent_msg_buf(&s.agent, &pub_size);
 	rc = fl_esp32_mqtt_init(&s.mqtt, s.id, uri,
-				fl_agent_boot_count(&s.agent), s.pub,
-				sizeof(s.pub));
+				fl_agent_boot_count(&s.agent), pub, pub_size);
 	if (rc != 0)
 		return rc;
 	if (xTaskCreate(agent_task, "fl_agent", CONFIG_FL_AGENT_TASK_STACK,

@@ -83,7 +83,7 @@ struct fl_esp32_mqtt {
 	/* The agent task only. */
 	bool is_agent_up;    /* the agent was told: connected */
 	uint32_t agent_conn; /* on this connection */
-	char *pub;	     /* encode buffer */
+	char *pub;	     /* encode buffer: the agent's (fl_agent_msg_buf) */
 	size_t pub_size;
 };
 

@@ -9,10 +9,13 @@
  * esp_mqtt_set_config, which is what that event is for), subscribes after
  * CONNACK, and turns the subscription's acknowledgement, a disconnect and
  * every cmd message into events for the agent task (esp32_priv.h). The
- * agent task runs everything else: it encodes (fl_proto_encode_*) into
- * its buffer and enqueues with esp_mqtt_client_enqueue(), which copies the
- * message into esp-mqtt's outbox and returns without touching the
- * network, so the agent task never blocks on a socket.
+ * agent task runs everything else: it encodes (fl_proto_encode_*) in the
+ * agent's message buffer (fl_agent_msg_buf(): a message is encoded in
+ * place, over the struct the agent built there) and enqueues with
+ * esp_mqtt_client_enqueue(), which copies the message into esp-mqtt's
+ * outbox and returns without touching the network, so the agent task
+ * never blocks on a socket, and no payload buffer of this adapter's
+ * duplicates esp-mqtt's.
  *
  * Reconnect: esp-mqtt's own reconnect, its delay set before each attempt
  * to 1 s doubling to 5 min with +-50 % jitter (docs/protocol.md, "MQTT

@@ -42,11 +42,28 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * FL_PROTO_TRUST_OWN (a device build: agent/esp32, cross/): the encoders of
+ * what a device sends (presence, status, health, reported) do not check
+ * their struct against the rules again. The agent builds those messages
+ * from state that was checked when it came in (a verified manifest, the
+ * slot records, its configuration and the device's metrics, both checked
+ * by the agent: fl_agent_init, health.c), so on a device the check would
+ * only cost code. Output stays bounded (the buffer's size). The decoders
+ * check everything in every build; the host build (fleetd, fleet-agent,
+ * the tests, the fuzz targets) checks in the encoders too.
+ */
+#ifdef FL_PROTO_TRUST_OWN
+#define OWN_CHECK(check) 0
+#else
+#define OWN_CHECK(check) (check)
+#endif
+
 /* Validation of a string field of a struct, with the diagnostic. */
 static int check_field(const char *s, size_t size, int cs, bool required,
 		       const char *name, struct fl_proto_diag *d)
 {
-	int err = fl_proto__check_str(s, size, cs);
+	int err = fl_proto_check_str(s, size, cs);
 
 	if (err == 0 && required && s[0] == '\0')
 		err = FL_EINVAL;
@@ -124,7 +141,7 @@ struct field {
 	uint8_t kind;  /* enum field_kind */
 	uint8_t flags; /* FF_* */
 	uint8_t arg;   /* FK_STR: size; FK_U8: maximum; FK_ENUM: vocabulary */
-	uint8_t cs;    /* FK_STR: charset (enum fl_cs) */
+	uint8_t cs;    /* FK_STR: charset (enum fl_charset) */
 };
 
 #define STR(type, member, name, flags, cs)                                     \
@@ -191,12 +208,19 @@ static int fields_encode(cJSON *obj, const void *m, const struct field *f,
 			if (is_req || ((const char *)p)[0] != '\0')
 				err = fl_proto__add_str(obj, f->name, p);
 		} else if ((v = number_at(p, f->kind)) != 0 || is_req) {
+			/* An enum value without a name is refused even when
+			 * the struct is not checked (FL_PROTO_TRUST_OWN): a
+			 * port's reset reason, say. */
+			const char *name = f->kind == FK_ENUM
+						   ? vocab_name[f->arg]((int)v)
+						   : NULL;
+
 			if (f->kind == FK_BOOL)
 				err = fl_proto__add_bool(obj, f->name, v != 0);
 			else if (f->kind == FK_ENUM)
-				err = fl_proto__add_str(
-					obj, f->name,
-					vocab_name[f->arg]((int)v));
+				err = name != NULL ? fl_proto__add_str(
+							     obj, f->name, name)
+						   : FL_EINVAL;
 			else
 				err = fl_proto__add_uint(obj, f->name, v);
 		}
@@ -287,7 +311,8 @@ int fl_proto_encode_presence(char *out, size_t out_size, size_t *out_len,
 
 	if (m == NULL)
 		return FL_EINVAL;
-	err = encode_begin(&root, presence_validate(m, NULL), out, out_size);
+	err = encode_begin(&root, OWN_CHECK(presence_validate(m, NULL)), out,
+			   out_size);
 	if (err)
 		return err;
 	err = fields_encode(root, m, presence_fields, COUNT(presence_fields));
@@ -473,7 +498,8 @@ int fl_proto_encode_reported(char *out, size_t out_size, size_t *out_len,
 
 	if (m == NULL)
 		return FL_EINVAL;
-	err = encode_begin(&root, reported_validate(m, NULL), out, out_size);
+	err = encode_begin(&root, OWN_CHECK(reported_validate(m, NULL)), out,
+			   out_size);
 	if (err)
 		return err;
 	CHECK(fields_encode(root, m, reported_head, COUNT(reported_head)));
@@ -510,11 +536,11 @@ static int decode_labels(struct fl_reported *out, const cJSON *root,
 		l = &out->labels[out->n_labels++];
 		if (!cJSON_IsString(it) || it->valuestring == NULL)
 			return fail(d, "labels", "value not a string");
-		err = fl_proto__check_str(it->string, sizeof(l->key),
-					  FL_CS_IDENT);
+		err = fl_proto_check_str(it->string, sizeof(l->key),
+					 FL_CS_IDENT);
 		if (!err)
-			err = fl_proto__check_str(
-				it->valuestring, sizeof(l->value), FL_CS_VALUE);
+			err = fl_proto_check_str(it->valuestring,
+						 sizeof(l->value), FL_CS_VALUE);
 		if (err) {
 			fl_proto__diag(d, "labels", "bad key or value");
 			return err;
@@ -650,29 +676,17 @@ out:
 
 #define CMD_KEY_B64 (((FL_CMD_KEY_BYTES + 2) / 3) * 4)
 
-static int cmd_validate(const struct fl_cmd *m, struct fl_proto_diag *d)
+/* The command's rules beyond what the decoder's readers check as they
+ * read (type, job and expires in range, the envelope, activate, each
+ * limit's metric charset and finite numbers): cmd_validate() adds those. */
+static int cmd_rules(const struct fl_cmd *m, struct fl_proto_diag *d)
 {
-	int err = 0;
-
-	if (fl_cmd_type_name(m->type) == NULL)
-		return fail(d, "type", "unknown value");
-	if (m->job == 0)
-		return fail(d, "job", "must be 1 or more");
-	if (m->expires == 0 || m->expires > FL_PROTO_UINT_MAX)
-		return fail(d, "expires", "missing or out of range");
 	if (m->issued > m->expires)
 		return fail(d, "issued", "after expires");
 	if (m->type == FL_CMD_CANCEL)
 		return 0; /* the rest is not sent and not read */
-	if ((m->manifest.v != FL_MANIFEST_ENV_VERSION &&
-	     m->manifest.v != FL_MANIFEST_ENV_CERTIFIED) ||
-	    m->manifest.body_len == 0 ||
-	    m->manifest.body_len > FL_MANIFEST_BODY_MAX)
-		return fail(d, "manifest", "missing or malformed envelope");
 	if (m->has_key && m->manifest.body_len > FL_MANIFEST_SEALED_MAX)
 		return fail(d, "key", "with a manifest body over 672 bytes");
-	if (fl_proto__activate_name(m->activate) == NULL)
-		return fail(d, "activate", "unknown value");
 	if (m->activate == FL_ACTIVATE_WINDOW &&
 	    (m->window_start_min >= 1440 || m->window_end_min >= 1440 ||
 	     m->window_start_min == m->window_end_min))
@@ -684,21 +698,51 @@ static int cmd_validate(const struct fl_cmd *m, struct fl_proto_diag *d)
 	for (unsigned i = 0; i < m->n_limits; i++) {
 		const struct fl_health_limit *l = &m->limits[i];
 
-		CHECK(check_field(l->metric, sizeof(l->metric), FL_CS_IDENT,
-				  true, "health.limits.metric", d));
+		if (l->metric[0] == '\0')
+			return fail(d, "health.limits.metric",
+				    "empty, bad character or form");
 		if (!l->has_min && !l->has_max)
 			return fail(d, "health.limits", "neither min nor max");
-		if ((l->has_min && !fl_proto__is_finite(l->min)) ||
-		    (l->has_max && !fl_proto__is_finite(l->max)) ||
-		    (l->has_min && l->has_max && !fl_f64_le(l->min, l->max)))
+		if (l->has_min && l->has_max && !fl_f64_le(l->min, l->max))
 			return fail(d, "health.limits", "bad min or max");
 		for (unsigned j = 0; j < i; j++) {
 			if (strcmp(l->metric, m->limits[j].metric) == 0)
 				return fail(d, "health.limits", "metric twice");
 		}
 	}
-out:
-	return err;
+	return 0;
+}
+
+/* Every rule of a command (the encoder's check). */
+static int cmd_validate(const struct fl_cmd *m, struct fl_proto_diag *d)
+{
+	if (fl_cmd_type_name(m->type) == NULL)
+		return fail(d, "type", "unknown value");
+	if (m->job == 0)
+		return fail(d, "job", "must be 1 or more");
+	if (m->expires == 0 || m->expires > FL_PROTO_UINT_MAX)
+		return fail(d, "expires", "missing or out of range");
+	if (m->type == FL_CMD_CANCEL || m->issued > m->expires)
+		return cmd_rules(m, d);
+	if ((m->manifest.v != FL_MANIFEST_ENV_VERSION &&
+	     m->manifest.v != FL_MANIFEST_ENV_CERTIFIED) ||
+	    m->manifest.body_len == 0 ||
+	    m->manifest.body_len > FL_MANIFEST_BODY_MAX)
+		return fail(d, "manifest", "missing or malformed envelope");
+	if (fl_proto__activate_name(m->activate) == NULL)
+		return fail(d, "activate", "unknown value");
+	for (unsigned i = 0; i < m->n_limits && i < FL_PROTO_LIMITS_MAX; i++) {
+		const struct fl_health_limit *l = &m->limits[i];
+		int err = check_field(l->metric, sizeof(l->metric), FL_CS_IDENT,
+				      true, "health.limits.metric", d);
+
+		if (err)
+			return err;
+		if ((l->has_min && !fl_proto__is_finite(l->min)) ||
+		    (l->has_max && !fl_proto__is_finite(l->max)))
+			return fail(d, "health.limits", "bad min or max");
+	}
+	return cmd_rules(m, d);
 }
 
 /* "HH:MM-HH:MM" <-> minutes. */
@@ -936,7 +980,8 @@ int fl_proto_decode_cmd(struct fl_cmd *out, const char *in, size_t len,
 			CHECK(window_parse(out, root, d));
 		CHECK(health_parse(out, root, d));
 	}
-	CHECK(cmd_validate(out, d));
+	/* The readers checked the rest as they read. */
+	CHECK(cmd_rules(out, d));
 out:
 	cJSON_Delete(root);
 	if (err) {
@@ -991,7 +1036,8 @@ int fl_proto_encode_status(char *out, size_t out_size, size_t *out_len,
 
 	if (m == NULL)
 		return FL_EINVAL;
-	err = encode_begin(&root, status_validate(m, NULL), out, out_size);
+	err = encode_begin(&root, OWN_CHECK(status_validate(m, NULL)), out,
+			   out_size);
 	if (err)
 		return err;
 	err = fields_encode(root, m, status_fields, COUNT(status_fields));
@@ -1069,7 +1115,8 @@ int fl_proto_encode_health(char *out, size_t out_size, size_t *out_len,
 
 	if (m == NULL)
 		return FL_EINVAL;
-	err = encode_begin(&root, health_validate(m, NULL), out, out_size);
+	err = encode_begin(&root, OWN_CHECK(health_validate(m, NULL)), out,
+			   out_size);
 	if (err)
 		return err;
 	CHECK(fields_encode(root, m, health_fields, COUNT(health_fields)));
@@ -1106,8 +1153,8 @@ static int decode_metrics(struct fl_health *out, const cJSON *root,
 		if (!cJSON_IsNumber(it) ||
 		    !fl_proto__is_finite(it->valuedouble))
 			return fail(d, "metrics", "not a finite number");
-		err = fl_proto__check_str(it->string, sizeof(m->name),
-					  FL_CS_IDENT);
+		err = fl_proto_check_str(it->string, sizeof(m->name),
+					 FL_CS_IDENT);
 		if (err) {
 			fl_proto__diag(d, "metrics", "bad name");
 			return err;

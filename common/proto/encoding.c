@@ -65,6 +65,8 @@ int fl_base64_decode(uint8_t *out, size_t out_size, size_t *out_len,
 		     const char *in, size_t len)
 {
 	size_t pad = 0, n, o = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0;
 
 	if (out_len != NULL)
 		*out_len = 0;
@@ -77,28 +79,22 @@ int fl_base64_decode(uint8_t *out, size_t out_size, size_t *out_len,
 	n = len / 4 * 3 - pad;
 	if (n > out_size)
 		return FL_ETOOBIG;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4];
-		uint32_t w;
-		size_t data = (i + 4 == len) ? 4 - pad : 4;
+	/* Six bits a character, a byte out whenever eight are in; '=' is
+	 * not in the alphabet, so one before the padding is refused. */
+	for (size_t i = 0; i < len - pad; i++) {
+		int v = b64_value(in[i]);
 
-		for (size_t k = 0; k < 4; k++) {
-			v[k] = k < data ? b64_value(in[i + k]) : 0;
-			if (v[k] < 0)
-				return FL_EINVAL;
-		}
-		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		if (data == 2 && (w & 0xffff) != 0)
-			return FL_EINVAL; /* pad bits must be zero */
-		if (data == 3 && (w & 0xff) != 0)
+		if (v < 0)
 			return FL_EINVAL;
-		out[o++] = (uint8_t)(w >> 16);
-		if (data > 2)
-			out[o++] = (uint8_t)(w >> 8);
-		if (data > 3)
-			out[o++] = (uint8_t)w;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
 	}
+	if ((acc & ((1u << bits) - 1u)) != 0)
+		return FL_EINVAL; /* pad bits must be zero */
 	if (out_len != NULL)
 		*out_len = o;
 	return 0;

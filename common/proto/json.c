@@ -35,27 +35,48 @@ static bool is_alnum(char c)
 	       (c >= 'A' && c <= 'Z');
 }
 
+/*
+ * The charsets as a table: for each printable character (0x20..0x7e), one
+ * bit per charset that allows it (bit FL_CS_x). Built by the compiler from
+ * the rules below, so the rules are written once and a device links 95
+ * bytes and a lookup instead of a switch per charset.
+ */
+#define BIT(cs)	     (1u << (cs))
+#define DIGIT(c)     ((c) >= '0' && (c) <= '9')
+#define LOWER(c)     ((c) >= 'a' && (c) <= 'z')
+#define ALNUM(c)     (DIGIT(c) || LOWER(c) || ((c) >= 'A' && (c) <= 'Z'))
+#define QUOTE_BSL(c) ((c) == '"' || (c) == '\\')
+#define IN(c, a, b)  ((c) == (a) || (c) == (b))
+#define CS_OF(c)                                                               \
+	((ALNUM(c) || IN(c, '.', '_') || (c) == '-' ? BIT(FL_CS_IDENT) : 0) |  \
+	 (ALNUM(c) || IN(c, '.', '+') || IN(c, '_', '-') ? BIT(FL_CS_VERSION)  \
+							 : 0) |                \
+	 (DIGIT(c) || LOWER(c) || IN(c, '_', '.') || IN(c, ':', '-')           \
+		  ? BIT(FL_CS_TOKEN)                                           \
+		  : 0) |                                                       \
+	 BIT(FL_CS_TEXT) |                                                     \
+	 (QUOTE_BSL(c) ? 0 : BIT(FL_CS_VALUE) | BIT(FL_CS_RANGE)) |            \
+	 (ALNUM(c) || IN(c, '/', '_') || IN(c, '+', '-') ? BIT(FL_CS_TZ)       \
+							 : 0) |                \
+	 ((c) == ' ' || QUOTE_BSL(c) ? 0 : BIT(FL_CS_URL)))
+#define CS_8(c)                                                                \
+	CS_OF(c), CS_OF((c) + 1), CS_OF((c) + 2), CS_OF((c) + 3),              \
+		CS_OF((c) + 4), CS_OF((c) + 5), CS_OF((c) + 6), CS_OF((c) + 7)
+
+static const uint8_t cs_table[0x7f - 0x20] = {
+	CS_8(0x20),  CS_8(0x28),  CS_8(0x30),  CS_8(0x38),  CS_8(0x40),
+	CS_8(0x48),  CS_8(0x50),  CS_8(0x58),  CS_8(0x60),  CS_8(0x68),
+	CS_8(0x70),  CS_OF(0x78), CS_OF(0x79), CS_OF(0x7a), CS_OF(0x7b),
+	CS_OF(0x7c), CS_OF(0x7d), CS_OF(0x7e),
+};
+
+_Static_assert(FL_CS_RANGE < 8, "one byte holds a bit per charset");
+
 static bool cs_char_ok(char c, int cs)
 {
-	switch (cs) {
-	case FL_CS_IDENT:
-		return is_alnum(c) || c == '.' || c == '_' || c == '-';
-	case FL_CS_VERSION:
-		return is_alnum(c) || c == '.' || c == '+' || c == '_' ||
-		       c == '-';
-	case FL_CS_TOKEN:
-		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-		       c == '_' || c == '.' || c == ':' || c == '-';
-	case FL_CS_TEXT: return c >= 0x20 && c <= 0x7e;
-	case FL_CS_VALUE:
-	case FL_CS_RANGE:
-		return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
-	case FL_CS_TZ:
-		return is_alnum(c) || c == '/' || c == '_' || c == '+' ||
-		       c == '-';
-	case FL_CS_URL: return c > 0x20 && c <= 0x7e && c != '"' && c != '\\';
-	default: return false;
-	}
+	unsigned i = (unsigned char)c - 0x20u;
+
+	return i < sizeof(cs_table) && (cs_table[i] >> cs & 1u) != 0;
 }
 
 /* A URL starts with a scheme ([a-z][a-z0-9+.-]*), then "://", then at
@@ -74,11 +95,11 @@ static int check_url(const char *s)
 	return 0;
 }
 
-int fl_proto__check_str(const char *s, size_t size, int cs)
+int fl_proto_check_str(const char *s, size_t size, int cs)
 {
 	size_t n;
 
-	if (s == NULL || size == 0)
+	if (s == NULL || size == 0 || cs < 0 || cs > FL_CS_RANGE)
 		return FL_EINVAL;
 	for (n = 0; n < size && s[n] != '\0'; n++) {
 		if (!cs_char_ok(s[n], cs))
@@ -363,7 +384,7 @@ int fl_proto__get_str(char *out, size_t size, const cJSON *obj,
 		fl_proto__diag(d, name, "not a string");
 		return FL_EINVAL;
 	}
-	err = fl_proto__check_str(m->valuestring, size, cs);
+	err = fl_proto_check_str(m->valuestring, size, cs);
 	if (err) {
 		fl_proto__diag(d, name,
 			       err == FL_ETOOBIG ? "too long"

@@ -257,11 +257,12 @@ out:
 
 /* ---- body -------------------------------------------------------------- */
 
-static int body_validate(const struct fl_manifest *m, struct fl_proto_diag *d)
+/* The body's rules beyond the charsets of its strings, which the decoder's
+ * readers have checked already (body_validate() adds them). */
+static int body_rules(const struct fl_manifest *m, struct fl_proto_diag *d)
 {
 	struct fl_semver ver;
 	struct fl_semver_range range;
-	int err;
 
 	if (m->v != FL_MANIFEST_BODY_VERSION && m->v != FL_MANIFEST_BODY_SEALED)
 		return fail(d, "v", "not 1 or 2");
@@ -275,20 +276,14 @@ static int body_validate(const struct fl_manifest *m, struct fl_proto_diag *d)
 	if (m->is_sealed &&
 	    m->enc_length < FL_SEAL_HEADER_BYTES + FL_SEAL_RECORD_OVERHEAD + 1)
 		return fail(d, "enc.length", "too short for a container");
-	err = fl_proto__check_str(m->component, sizeof(m->component),
-				  FL_CS_IDENT);
-	if (err || m->component[0] == '\0')
+	if (m->component[0] == '\0')
 		return fail(d, "component", "empty or not an ident");
-	err = fl_proto__check_str(m->version, sizeof(m->version),
-				  FL_CS_VERSION);
-	if (err || fl_semver_parse(&ver, m->version, strlen(m->version)) != 0)
+	if (fl_semver_parse(&ver, m->version, strlen(m->version)) != 0)
 		return fail(d, "version", "not a semantic version");
 	if (m->n_hardware == 0 || m->n_hardware > FL_MANIFEST_HW_MAX)
 		return fail(d, "hardware", "not 1..8 models");
 	for (unsigned i = 0; i < m->n_hardware; i++) {
-		err = fl_proto__check_str(m->hardware[i],
-					  sizeof(m->hardware[i]), FL_CS_IDENT);
-		if (err || m->hardware[i][0] == '\0')
+		if (m->hardware[i][0] == '\0')
 			return fail(d, "hardware", "empty or not an ident");
 		for (unsigned j = 0; j < i; j++) {
 			if (strcmp(m->hardware[i], m->hardware[j]) == 0)
@@ -297,18 +292,37 @@ static int body_validate(const struct fl_manifest *m, struct fl_proto_diag *d)
 	}
 	if (m->length == 0)
 		return fail(d, "length", "zero");
-	err = fl_proto__check_str(m->url, sizeof(m->url), FL_CS_URL);
-	if (err || m->url[0] == '\0')
+	if (m->url[0] == '\0')
 		return fail(d, "url", "not scheme://...");
 	if (m->seq == 0 || m->seq > FL_PROTO_UINT_MAX)
 		return fail(d, "seq", "not 1..10^15-1");
 	if (m->issued > FL_PROTO_UINT_MAX || m->expires > FL_PROTO_UINT_MAX ||
 	    m->expires <= m->issued)
 		return fail(d, "expires", "out of range or not after issued");
-	err = fl_proto__check_str(m->from, sizeof(m->from), FL_CS_RANGE);
-	if (err || (m->from[0] && fl_semver_range_parse(&range, m->from) != 0))
+	if (m->from[0] && fl_semver_range_parse(&range, m->from) != 0)
 		return fail(d, "from", "not a version range");
 	return 0;
+}
+
+/* Every rule of the body: the charsets of its strings, then the rest. */
+static int body_validate(const struct fl_manifest *m, struct fl_proto_diag *d)
+{
+	if (fl_proto_check_str(m->component, sizeof(m->component),
+			       FL_CS_IDENT) != 0)
+		return fail(d, "component", "empty or not an ident");
+	if (fl_proto_check_str(m->version, sizeof(m->version), FL_CS_VERSION) !=
+	    0)
+		return fail(d, "version", "not a semantic version");
+	for (unsigned i = 0; i < m->n_hardware && i < FL_MANIFEST_HW_MAX; i++) {
+		if (fl_proto_check_str(m->hardware[i], sizeof(m->hardware[i]),
+				       FL_CS_IDENT) != 0)
+			return fail(d, "hardware", "empty or not an ident");
+	}
+	if (fl_proto_check_str(m->url, sizeof(m->url), FL_CS_URL) != 0)
+		return fail(d, "url", "not scheme://...");
+	if (fl_proto_check_str(m->from, sizeof(m->from), FL_CS_RANGE) != 0)
+		return fail(d, "from", "not a version range");
+	return body_rules(m, d);
 }
 
 int fl_manifest_validate(const struct fl_manifest *m,
@@ -399,8 +413,8 @@ static int decode_hardware(struct fl_manifest *out, const cJSON *root,
 		dst = out->hardware[out->n_hardware++];
 		if (!cJSON_IsString(it) || it->valuestring == NULL)
 			return fail(d, "hardware", "not a string");
-		err = fl_proto__check_str(it->valuestring, FL_PROTO_NAME_MAX,
-					  FL_CS_IDENT);
+		err = fl_proto_check_str(it->valuestring, FL_PROTO_NAME_MAX,
+					 FL_CS_IDENT);
 		if (err) {
 			fl_proto__diag(d, "hardware", "bad model name");
 			return err;
@@ -477,7 +491,6 @@ int fl_manifest_body_decode_unverified(struct fl_manifest *out,
 		"v",	    "component", "version", "hardware", "length",
 		"sha256",   "url",	 "seq",	    "issued",	"expires",
 		"rollback", "from",	 "enc",	    NULL};
-	char sha[2 * FL_SHA256_BYTES + 1] = "";
 	cJSON *root = NULL;
 	uint64_t v = 0, length = 0;
 	int err;
@@ -512,15 +525,7 @@ int fl_manifest_body_decode_unverified(struct fl_manifest *out,
 	CHECK(fl_proto__get_uint(&length, root, "length", true, 1, UINT32_MAX,
 				 d));
 	out->length = (uint32_t)length;
-	CHECK(fl_proto__get_str(sha, sizeof(sha), root, "sha256", true,
-				FL_CS_TEXT, d));
-	if (strlen(sha) != 2 * FL_SHA256_BYTES ||
-	    !fl_proto__is_lower_hex(sha, 2 * FL_SHA256_BYTES)) {
-		err = fail(d, "sha256", "not 64 lowercase hex digits");
-		goto out;
-	}
-	CHECK(fl_hex_decode(out->sha256, sizeof(out->sha256), sha,
-			    2 * FL_SHA256_BYTES));
+	CHECK(get_sha(out->sha256, root, "sha256", "sha256", d));
 	CHECK(fl_proto__get_str(out->url, sizeof(out->url), root, "url", true,
 				FL_CS_URL, d));
 	CHECK(fl_proto__get_uint(&out->seq, root, "seq", true, 1,
@@ -533,7 +538,8 @@ int fl_manifest_body_decode_unverified(struct fl_manifest *out,
 				 d));
 	CHECK(fl_proto__get_str(out->from, sizeof(out->from), root, "from",
 				false, FL_CS_RANGE, d));
-	CHECK(body_validate(out, d));
+	/* The readers checked every string's charset and size. */
+	CHECK(body_rules(out, d));
 out:
 	cJSON_Delete(root);
 	if (err)

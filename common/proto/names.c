@@ -244,7 +244,7 @@ int fl_device_id_check(const char *id)
 {
 	if (id == NULL || id[0] == '\0')
 		return FL_EINVAL;
-	return fl_proto__check_str(id, FL_DEVICE_ID_MAX, FL_CS_IDENT);
+	return fl_proto_check_str(id, FL_DEVICE_ID_MAX, FL_CS_IDENT);
 }
 
 int fl_topic_root_check(const char *root)

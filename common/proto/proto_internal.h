@@ -18,23 +18,6 @@
 
 #include "fl/proto.h"
 
-/* Charsets of proto.h. */
-enum fl_cs {
-	FL_CS_IDENT,   /* [A-Za-z0-9._-], first alphanumeric */
-	FL_CS_VERSION, /* [A-Za-z0-9.+_-] */
-	FL_CS_TOKEN,   /* [a-z0-9_.:-] */
-	FL_CS_TEXT,    /* 0x20..0x7e */
-	FL_CS_VALUE,   /* 0x20..0x7e except '"' and '\' */
-	FL_CS_TZ,      /* [A-Za-z0-9/_+-] */
-	FL_CS_URL,     /* scheme "://" then 0x21..0x7e except '"' and '\' */
-	FL_CS_RANGE,   /* 0x20..0x7e except '"' and '\' (semver range) */
-};
-
-/* Checks s against a charset and a size (NUL included). Empty strings pass
- * unless the charset needs a first character (ident, url); callers check
- * presence. Returns 0, FL_EINVAL or FL_ETOOBIG. */
-int fl_proto__check_str(const char *s, size_t size, int cs);
-
 /*
  * Writes "field: what" into d (d may be NULL). Built with
  * FL_PROTO_COMPACT_DIAG (a microcontroller's choice: bench/sizes.sh), the

@@ -1,11 +1,14 @@
 /*
- * bytes.c -- CRC-32 and small bounded string helpers (portable).
+ * bytes.c -- CRC-32, small bounded string helpers and the table-driven
+ * little-endian layouts of bytes.h (portable).
  *
  * The CRC is the bitwise form with a 16-entry nibble table: 64 bytes of
  * constants instead of 1 KiB, which matters on a microcontroller, and fast
  * enough for records of a few hundred bytes.
  */
 #include "fl/bytes.h"
+
+#include <string.h>
 
 #include "fl/err.h"
 
@@ -50,4 +53,74 @@ int fl_memeq_ct(const void *a, const void *b, size_t n)
 	for (size_t i = 0; i < n; i++)
 		diff |= (uint8_t)(x[i] ^ y[i]);
 	return diff != 0;
+}
+
+/* The integer of size n at p (for n 8: its 8 bytes, a u64 or a double). */
+static uint64_t int_at(const void *p, unsigned n)
+{
+	uint64_t v;
+
+	switch (n) {
+	case 1: return *(const uint8_t *)p;
+	case 2: return *(const uint16_t *)p;
+	case 4: return *(const uint32_t *)p;
+	default: memcpy(&v, p, sizeof(v)); return v;
+	}
+}
+
+static void int_to(void *p, unsigned n, uint64_t v)
+{
+	switch (n) {
+	case 1: *(uint8_t *)p = (uint8_t)v; break;
+	case 2: *(uint16_t *)p = (uint16_t)v; break;
+	case 4: *(uint32_t *)p = (uint32_t)v; break;
+	default: memcpy(p, &v, sizeof(v)); break;
+	}
+}
+
+void fl_le_put(uint8_t *out, const void *m, const struct fl_le_field *f,
+	       size_t n)
+{
+	for (; n > 0; n--, f++) {
+		const uint8_t *src = (const uint8_t *)m + f->mem;
+		uint8_t *dst = out + f->wire;
+
+		if (f->kind == FL_LE_INT || f->kind == FL_LE_BOOL) {
+			uint64_t v = int_at(src, f->size);
+
+			for (unsigned i = 0; i < f->size; i++, v >>= 8)
+				dst[i] = (uint8_t)v;
+		} else if (f->kind == FL_LE_BYTES) {
+			memcpy(dst, src, f->size);
+		} else {
+			size_t len = strlen((const char *)src);
+
+			memcpy(dst, src, len < f->size ? len : f->size - 1u);
+		}
+	}
+}
+
+int fl_le_get(void *m, const uint8_t *in, const struct fl_le_field *f, size_t n)
+{
+	for (; n > 0; n--, f++) {
+		uint8_t *dst = (uint8_t *)m + f->mem;
+		const uint8_t *src = in + f->wire;
+		uint64_t v = 0;
+		unsigned i = 0;
+
+		if (f->kind == FL_LE_INT || f->kind == FL_LE_BOOL) {
+			for (i = f->size; i > 0; i--)
+				v = v << 8 | src[i - 1];
+			int_to(dst, f->size,
+			       f->kind == FL_LE_BOOL ? v != 0 : v);
+			continue;
+		}
+		/* A string needs its NUL inside the field. */
+		while (f->kind == FL_LE_STR && i < f->size && src[i] != 0)
+			i++;
+		if (i == f->size)
+			return FL_ECORRUPT;
+		memcpy(dst, src, f->size);
+	}
+	return 0;
 }

@@ -17,6 +17,7 @@
  */
 #include "fl/slots.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "fl/bytes.h"
@@ -39,6 +40,30 @@ _Static_assert(FL_SHA256_BYTES == 32 && 20 + FL_SHA256_BYTES == 52,
 _Static_assert(FL_SLOT_RECORD_BYTES <= sizeof(((struct fl_slots *)0)->buf),
 	       "record fits the scratch buffer");
 
+/* The record's fields after its header (fl/bytes.h): the layout above. */
+#define REC(wire, member, kind)                                                \
+	{                                                                      \
+		wire, offsetof(struct fl_slot_info, member),                   \
+			sizeof(((struct fl_slot_info *)0)->member), kind       \
+	}
+
+static const struct fl_le_field rec_fields[] = {
+	REC(6, state, FL_LE_INT),
+	REC(7, tries_left, FL_LE_INT),
+	REC(8, seq, FL_LE_INT),
+	REC(16, image_len, FL_LE_INT),
+	REC(20, sha256, FL_LE_BYTES),
+	REC(52, counter, FL_LE_INT),
+	REC(60, floor, FL_LE_INT),
+	REC(68, attempt_id, FL_LE_INT),
+	REC(72, tries_total, FL_LE_INT),
+	REC(73, reason, FL_LE_INT),
+	REC(74, reset_reason, FL_LE_INT),
+	REC(75, flags, FL_LE_INT),
+	REC(OFF_VERSION, version, FL_LE_BYTES),
+	REC(OFF_PREV, prev_version, FL_LE_BYTES),
+};
+
 void fl_slot_record_encode(uint8_t out[FL_SLOT_RECORD_BYTES], unsigned slot,
 			   const struct fl_slot_info *in)
 {
@@ -46,20 +71,8 @@ void fl_slot_record_encode(uint8_t out[FL_SLOT_RECORD_BYTES], unsigned slot,
 	fl_put_le32(out + 0, REC_MAGIC);
 	out[4] = REC_FORMAT;
 	out[5] = (uint8_t)slot;
-	out[6] = in->state;
-	out[7] = in->tries_left;
-	fl_put_le64(out + 8, in->seq);
-	fl_put_le32(out + 16, in->image_len);
-	memcpy(out + 20, in->sha256, FL_SHA256_BYTES);
-	fl_put_le64(out + 52, in->counter);
-	fl_put_le64(out + 60, in->floor);
-	fl_put_le32(out + 68, in->attempt_id);
-	out[72] = in->tries_total;
-	out[73] = in->reason;
-	out[74] = in->reset_reason;
-	out[75] = in->flags;
-	memcpy(out + OFF_VERSION, in->version, FL_VERSION_MAX);
-	memcpy(out + OFF_PREV, in->prev_version, FL_VERSION_MAX);
+	fl_le_put(out, in, rec_fields,
+		  sizeof(rec_fields) / sizeof(rec_fields[0]));
 	out[OFF_PREV - 1] = '\0';
 	out[OFF_CRC - 1] = '\0';
 	fl_put_le32(out + OFF_CRC, fl_crc32(0, out, OFF_CRC));
@@ -77,21 +90,8 @@ int fl_slot_record_decode(const uint8_t in[FL_SLOT_RECORD_BYTES], unsigned slot,
 	    in[OFF_CRC - 1] != '\0')
 		return FL_ECORRUPT;
 	memset(out, 0, sizeof(*out));
-	out->state = in[6];
-	out->tries_left = in[7];
-	out->seq = fl_get_le64(in + 8);
-	out->image_len = fl_get_le32(in + 16);
-	memcpy(out->sha256, in + 20, FL_SHA256_BYTES);
-	out->counter = fl_get_le64(in + 52);
-	out->floor = fl_get_le64(in + 60);
-	out->attempt_id = fl_get_le32(in + 68);
-	out->tries_total = in[72];
-	out->reason = in[73];
-	out->reset_reason = in[74];
-	out->flags = in[75];
-	memcpy(out->version, in + OFF_VERSION, FL_VERSION_MAX);
-	memcpy(out->prev_version, in + OFF_PREV, FL_VERSION_MAX);
-	return 0;
+	return fl_le_get(out, in, rec_fields,
+			 sizeof(rec_fields) / sizeof(rec_fields[0]));
 }
 
 static uint32_t copy_off(const struct fl_slots *s, unsigned slot, unsigned copy)

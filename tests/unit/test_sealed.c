@@ -9,7 +9,9 @@
  * refused with its specific result and reason and nothing becomes
  * bootable; a genuine encrypted update commits, also through power cuts
  * at every flash operation of its download (resumed from a chunk
- * checkpoint).
+ * checkpoint); a job that replaces an encrypted one stopped inside a
+ * chunk, by any path, inherits nothing of its unseal stage, while the same
+ * job resumes from it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -657,6 +659,10 @@ struct sealed {
 	uint8_t key[32];
 	struct membuf c;
 	struct fl_seal_info info;
+	/* Image 2 (3.0.0) in a container of its own, under another key. */
+	uint8_t key3[32];
+	struct membuf c3;
+	struct fl_seal_info info3;
 };
 
 static struct sealed *sealed_new(const struct fl_layout *lay, uint8_t zip)
@@ -680,6 +686,9 @@ static struct sealed *sealed_new(const struct fl_layout *lay, uint8_t zip)
 	assert_int_equal(fl_seal_random(s->key, 32), 0);
 	pack(&s->c, &s->info, s->f->img[1].data, s->f->img[1].len, s->key, zip,
 	     CHUNK);
+	assert_int_equal(fl_seal_random(s->key3, 32), 0);
+	pack(&s->c3, &s->info3, s->f->img[2].data, s->f->img[2].len, s->key3,
+	     zip, CHUNK);
 	assert_int_equal(fx_power_on(s->f, NULL, FL_RESET_POWER_ON), 0);
 	assert_int_equal(fx_connect(s->f), 0);
 	return s;
@@ -690,40 +699,54 @@ static void sealed_free(struct sealed *s)
 	fx_free(s->f);
 	fl_unzip_zstd_free(s->z);
 	free(s->c.p);
+	free(s->c3.p);
 	free(s);
 }
 
-/* A sealed offer of image 1 (2.0.0) as job, its key wrapped for `to`
- * named `name`, over manifest `m` (NULL: the genuine one); the server
- * serves `content` (NULL: the genuine container). */
-static int sealed_offer(struct sealed *s, uint32_t job,
-			const struct fl_wrap_key *to, const char *name,
-			const uint8_t *content, uint32_t content_len,
-			struct fl_cmd *c)
+/* The command of a sealed offer of image `img` (seq `seq`) as job, in
+ * the container `info` under `key`, that key wrapped for `to` named
+ * `name` (`to` NULL: no key). */
+static void sealed_cmd(struct sealed *s, uint32_t job, int img, uint64_t seq,
+		       const uint8_t key[32], const struct fl_seal_info *info,
+		       const struct fl_wrap_key *to, const char *name,
+		       struct fl_cmd *c)
 {
 	struct fx *f = s->f;
 	struct fl_manifest m;
 	struct fl_manifest_env env;
 	uint8_t digest[32];
 
-	fx_manifest_of(&m, &f->img[1], 2);
+	fx_manifest_of(&m, &f->img[img], seq);
 	m.v = FL_MANIFEST_BODY_SEALED;
 	m.is_sealed = true;
-	m.enc_zip = s->info.zip;
-	m.enc_chunk = s->info.chunk_bytes;
-	m.enc_length = s->info.enc_len;
-	memcpy(m.enc_sha256, s->info.enc_sha256, 32);
+	m.enc_zip = info->zip;
+	m.enc_chunk = info->chunk_bytes;
+	m.enc_length = info->enc_len;
+	memcpy(m.enc_sha256, info->enc_sha256, 32);
 	assert_int_equal(fx_seal(&env, &m, &f->key), 0);
 	fx_cmd(c, FL_CMD_OFFER, job, &env);
 	if (to != NULL) {
 		assert_int_equal(fl_sha256(&fl_crypto_openssl, env.body,
 					   env.body_len, digest),
 				 0);
-		assert_int_equal(fl_seal_wrap(c->key, s->key, to->pub, name,
-					      digest, NULL),
-				 0);
+		assert_int_equal(
+			fl_seal_wrap(c->key, key, to->pub, name, digest, NULL),
+			0);
 		c->has_key = true;
 	}
+}
+
+/* A sealed offer of image 1 (2.0.0) as job, its key wrapped for `to`
+ * named `name`; the server serves `content` (NULL: the genuine
+ * container). */
+static int sealed_offer(struct sealed *s, uint32_t job,
+			const struct fl_wrap_key *to, const char *name,
+			const uint8_t *content, uint32_t content_len,
+			struct fl_cmd *c)
+{
+	struct fx *f = s->f;
+
+	sealed_cmd(s, job, 1, 2, s->key, &s->info, to, name, c);
 	f->w.content = content != NULL ? content : s->c.p;
 	f->w.content_len = content != NULL ? content_len : s->info.enc_len;
 	return fl_agent_on_cmd(&f->run->agent, c);
@@ -942,6 +965,205 @@ static void test_sealed__device_that_cannot_open_refuses(void **state)
 	sealed_free(s);
 }
 
+/* ---- a job replaced mid-download -------------------------------------------
+ */
+
+/* Job 40, the sealed 2.0.0, stopped inside its first chunk: the header
+ * and 68 bytes of chunk 0 are in the stage, nothing is in the slot. */
+static void stop_in_first_chunk(struct sealed *s, struct fl_cmd *c)
+{
+	struct fx *f = s->f;
+	const struct fl_agent *a = &f->run->agent;
+
+	assert_int_equal(sealed_offer(s, 40, &s->dev.k, DEV_NAME, NULL, 0, c),
+			 0);
+	assert_int_equal(fl_agent_poll(&f->run->agent, NULL), 0);
+	assert_true(f->w.dl_pending);
+	assert_int_equal(fx_serve(f, 100, 50, false), 0);
+	assert_true(f->w.dl_pending);
+	assert_true(a->is_unsealing && a->unseal.has_hdr);
+	assert_int_equal(a->unseal.index, 0);
+	assert_int_equal(a->unseal.in_off, 100);
+	assert_int_equal(a->in.written, 0);
+}
+
+/* Runs the device until job's image (3.0.0) is committed; the server
+ * sends `want` bytes from here, one whole container or image. */
+static void commits_3(struct sealed *s, uint32_t job, uint64_t want)
+{
+	struct fx *f = s->f;
+	const struct fl_status *st;
+
+	assert_int_equal(fx_run_for(f, 60000), 0);
+	st = fx_last(f, job);
+	assert_non_null(st);
+	if (st->result != FL_RESULT_NONE)
+		print_message("job %u ended %u (%s)\n", (unsigned)job,
+			      (unsigned)st->result, st->reason);
+	assert_int_equal(st->result, FL_RESULT_NONE);
+	assert_true(f->w.reboot_requested);
+	assert_int_equal(f->w.bytes_served, want);
+	assert_int_equal(fx_power_on(f, NULL, FL_RESET_SOFTWARE), 0);
+	assert_int_equal(fx_connect(f), 0);
+	assert_int_equal(fx_run_for(f, 60000), 0);
+	st = fx_last(f, job);
+	assert_non_null(st);
+	assert_int_equal(st->result, FL_RESULT_SUCCESS);
+	assert_string_equal(fx_running(f), "3.0.0");
+}
+
+enum replace {
+	BY_NEWER_OFFER,	   /* job 41 supersedes 40 */
+	BY_CANCEL,	   /* 40 cancelled, then 41 */
+	BY_PRECANCEL,	   /* cancel 41 first, then offers 41 and 42 */
+	BY_ROLLBACK,	   /* a rollback to the running 1.0.0, then 42 */
+	BY_POWER_CYCLE,	   /* power lost, then 41 */
+	BY_PLAIN_OFFER,	   /* a plain 3.0.0 as 41 */
+	BY_PLAIN_THEN_NEW, /* a plain 3.0.0 as 41, under way, then 42 */
+	N_REPLACE
+};
+
+/* A sealed job stopped inside its first chunk (stage at chunk 0, slot at
+ * 0) and then replaced, by every path that ends or replaces a job: the
+ * next job downloads its own container from byte 0 under its own key and
+ * commits, and a plain job runs with no unseal stage (and no key) left in
+ * RAM. */
+static void test_sealed__replaced_job_leaves_no_unseal_stage(void **state)
+{
+	(void)state;
+	for (uint8_t zip = 0; zip < 2; zip++) {
+		for (int how = 0; how < N_REPLACE; how++) {
+			struct sealed *s = sealed_new(&fx_layouts[0], zip);
+			struct fx *f = s->f;
+			const struct fl_agent *a = &f->run->agent;
+			struct fl_cmd c, k;
+			uint32_t job = 41;
+
+			stop_in_first_chunk(s, &c);
+			switch (how) {
+			case BY_CANCEL:
+				fx_cmd(&k, FL_CMD_CANCEL, 40, NULL);
+				assert_int_equal(
+					fl_agent_on_cmd(&f->run->agent, &k), 0);
+				assert_int_equal(fx_last(f, 40)->result,
+						 FL_RESULT_CANCELLED);
+				break;
+			case BY_PRECANCEL:
+				fx_cmd(&k, FL_CMD_CANCEL, 41, NULL);
+				assert_int_equal(
+					fl_agent_on_cmd(&f->run->agent, &k), 0);
+				sealed_cmd(s, 41, 2, 4, s->key3, &s->info3,
+					   &s->dev.k, DEV_NAME, &k);
+				assert_int_equal(
+					fl_agent_on_cmd(&f->run->agent, &k), 0);
+				assert_int_equal(fx_last(f, 41)->result,
+						 FL_RESULT_CANCELLED);
+				assert_false(a->is_unsealing);
+				assert_false(a->unseal.has_key);
+				job = 42;
+				break;
+			case BY_ROLLBACK: {
+				struct fl_manifest m;
+				struct fl_manifest_env env;
+
+				fx_manifest_of(&m, &f->img[0], 3);
+				m.is_rollback = true;
+				assert_int_equal(fx_seal(&env, &m, &f->key), 0);
+				fx_cmd(&k, FL_CMD_ROLLBACK, 41, &env);
+				assert_int_equal(
+					fl_agent_on_cmd(&f->run->agent, &k), 0);
+				assert_int_equal(a->st.last_job, 41);
+				assert_false(a->is_unsealing);
+				assert_false(a->unseal.has_key);
+				job = 42;
+				break;
+			}
+			case BY_POWER_CYCLE:
+				assert_int_equal(
+					fx_power_on(f, NULL, FL_RESET_POWER_ON),
+					0);
+				assert_int_equal(fx_connect(f), 0);
+				break;
+			case BY_PLAIN_OFFER:
+			case BY_PLAIN_THEN_NEW:
+				assert_int_equal(fx_offer(f, 41, 2, 3, &k), 0);
+				assert_false(a->is_unsealing);
+				assert_false(a->unseal.has_key);
+				if (how == BY_PLAIN_OFFER)
+					break;
+				assert_int_equal(
+					fl_agent_poll(&f->run->agent, NULL), 0);
+				assert_int_equal(fx_serve(f, 5000, 1000, false),
+						 0);
+				job = 42;
+				break;
+			default: break;
+			}
+			/* Job 40's transfer was stopped, or replaced. */
+			assert_true(!f->w.dl_pending || how == BY_NEWER_OFFER ||
+				    how == BY_PLAIN_THEN_NEW);
+			f->w.bytes_served = 0;
+			if (how == BY_PLAIN_OFFER) {
+				commits_3(s, 41, f->img[2].len);
+			} else {
+				sealed_cmd(s, job, 2, 4, s->key3, &s->info3,
+					   &s->dev.k, DEV_NAME, &k);
+				f->w.content = s->c3.p;
+				f->w.content_len = s->info3.enc_len;
+				assert_int_equal(
+					fl_agent_on_cmd(&f->run->agent, &k), 0);
+				assert_false(a->is_unsealing);
+				commits_3(s, job, s->info3.enc_len);
+			}
+			if (how == BY_NEWER_OFFER) {
+				assert_int_equal(fx_last(f, 40)->result,
+						 FL_RESULT_CANCELLED);
+				assert_string_equal(fx_last(f, 40)->reason,
+						    "superseded");
+			}
+			sealed_free(s);
+		}
+	}
+}
+
+/* The same job offered again mid-chunk changes nothing: an open transfer
+ * goes on, and one that was cut resumes from the stage in RAM at the
+ * container byte where it stopped; the container crosses the wire once. */
+static void test_sealed__same_job_again_resumes_in_ram(void **state)
+{
+	(void)state;
+	for (int is_cut = 0; is_cut < 2; is_cut++) {
+		struct sealed *s = sealed_new(&fx_layouts[0], FL_SEAL_ZIP_ZSTD);
+		struct fx *f = s->f;
+		const struct fl_status *st;
+		struct fl_cmd c;
+
+		stop_in_first_chunk(s, &c);
+		if (is_cut) {
+			f->w.dl_open = false;
+			f->w.dl_pending = false;
+			assert_int_equal(
+				fl_agent_on_dl_done(&f->run->agent, FL_EIO), 0);
+		}
+		assert_int_equal(fl_agent_on_cmd(&f->run->agent, &c), 0);
+		assert_int_equal(f->run->agent.unseal.in_off, 100);
+		assert_int_equal(fx_run_for(f, 60000), 0);
+		assert_true(f->w.reboot_requested);
+		assert_int_equal(f->w.n_starts, is_cut ? 2 : 1);
+		if (is_cut)
+			assert_int_equal(f->w.req.offset, 100);
+		assert_int_equal(f->w.bytes_served, s->info.enc_len);
+		assert_int_equal(fx_power_on(f, NULL, FL_RESET_SOFTWARE), 0);
+		assert_int_equal(fx_connect(f), 0);
+		assert_int_equal(fx_run_for(f, 60000), 0);
+		st = fx_last(f, 40);
+		assert_non_null(st);
+		assert_int_equal(st->result, FL_RESULT_SUCCESS);
+		assert_string_equal(fx_running(f), "2.0.0");
+		sealed_free(s);
+	}
+}
+
 /* Power cut at every flash operation of an encrypted download (and its
  * verification and activation), in each mode: the device always boots a
  * verified image, and once powered on with the network back it ends with
@@ -1095,6 +1317,9 @@ int main(void)
 		cmocka_unit_test(
 			test_sealed__wrong_key_and_other_devices_key_are_refused),
 		cmocka_unit_test(test_sealed__device_that_cannot_open_refuses),
+		cmocka_unit_test(
+			test_sealed__replaced_job_leaves_no_unseal_stage),
+		cmocka_unit_test(test_sealed__same_job_again_resumes_in_ram),
 		cmocka_unit_test(
 			test_sealed__power_cut_sweep_resumes_from_a_chunk),
 	};

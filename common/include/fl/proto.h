@@ -92,6 +92,26 @@ struct fl_proto_diag {
 	char msg[128];
 };
 
+/* The charsets above, for fl_proto_check_str(). */
+enum fl_charset {
+	FL_CS_IDENT,   /* [A-Za-z0-9._-], first alphanumeric */
+	FL_CS_VERSION, /* [A-Za-z0-9.+_-] */
+	FL_CS_TOKEN,   /* [a-z0-9_.:-] */
+	FL_CS_TEXT,    /* 0x20..0x7e */
+	FL_CS_VALUE,   /* 0x20..0x7e except '"' and '\' */
+	FL_CS_TZ,      /* [A-Za-z0-9/_+-] */
+	FL_CS_URL,     /* scheme "://" then 0x21..0x7e except '"' and '\' */
+	FL_CS_RANGE,   /* 0x20..0x7e except '"' and '\' (semver range) */
+};
+
+/* Checks s against a charset (enum fl_charset) and a size (NUL included):
+ * the test every encoder and decoder applies to a string field. An empty
+ * string passes unless the charset needs a first character (url); callers
+ * check presence. For a sender that builds messages from its own data
+ * and checks that data once (the agent, its configuration). Returns 0,
+ * FL_EINVAL or FL_ETOOBIG. */
+int fl_proto_check_str(const char *s, size_t size, int cs);
+
 /* ---- topics ----------------------------------------------------------- */
 
 /* <root>/v1/dev/{id}/{presence|reported|cmd|status|health} */
@@ -368,7 +388,13 @@ struct fl_health {
  * Encoders write compact JSON, NUL-terminated, into out[0, out_size) and
  * set *out_len (NUL excluded; may be NULL). A buffer of FL_PROTO_MSG_MAX + 1
  * bytes always suffices. Fields at their "omitted" value are left out.
- * Returns 0, FL_EINVAL (the struct breaks a rule above), FL_ETOOBIG,
+ * The encoders of presence, reported, status and health read all of *m
+ * (into cJSON's tree) before they write the first byte of out, so out may
+ * be the memory that holds *m (encoding in place, as a device does in the
+ * agent's message buffer: fl_agent_msg_buf()); *m is then overwritten.
+ * Returns 0, FL_EINVAL (the struct breaks a rule above; not checked again
+ * for presence, reported, status and health by a codec built with
+ * FL_PROTO_TRUST_OWN, as a device builds it: codec.c), FL_ETOOBIG,
  * FL_ENOMEM.
  *
  * Decoders read in[0, len) (no NUL needed) into *out, which they clear

@@ -63,8 +63,12 @@
  * transport: publishes what the agent reports on the device's topics with
  * the QoS and retain flag of docs/protocol.md (status QoS 1; reported QoS 1
  * retained; health QoS 0). The message is borrowed for the call; the
- * adapter encodes it (fl_proto_encode_*). Presence (and the Will) belong
- * to the adapter, with fl_agent_boot_count() for its "boot".
+ * adapter encodes it (fl_proto_encode_*), into a buffer of its own or in
+ * place: the message lies in the agent's message buffer
+ * (fl_agent_msg_buf()), which the adapter may overwrite during the call,
+ * so a device needs no payload buffer besides its MQTT client's. Presence
+ * (and the Will) belong to the adapter, with fl_agent_boot_count() for its
+ * "boot".
  * Each returns 0 when sent or queued, or an error (FL_EIO: not connected),
  * which the agent tolerates: after the next fl_agent_on_connect() it
  * publishes reported (which holds the last job's outcome) and the current
@@ -327,6 +331,13 @@ struct fl_agent_state {
 
 #define FL_AGENT_BLOB_MAX 768 /* serialized struct fl_agent_state */
 
+/* The longest message the agent publishes, encoded: reported with every
+ * label, the one component and both slots at their bounds, every number at
+ * its widest (1,341 bytes; health 674, status 502: test_agent_msg.c
+ * proves it). The protocol's FL_PROTO_MSG_MAX (2,048) bounds what fleetd
+ * may send and receive; the agent sends one component, not eight. */
+#define FL_AGENT_MSG_MAX 1400
+
 /* ---- configuration ---------------------------------------------------- */
 
 /* The buffers an encrypted download needs (fl_agent_config.seal_bufs). */
@@ -391,11 +402,19 @@ struct fl_agent_config {
 	unsigned n_wrap_keys;
 	struct fl_unzip unzip; /* ops NULL: compressed containers refused */
 	/* The largest chunk accepted [FL_SEAL_CHUNK_MIN * 4 = 16 KiB], and
-	 * the buffers of fl/unseal.h, borrowed and read when a download
-	 * starts (a caller may fill them in late, from its downloader's
-	 * start): rec of at least FL_SEAL_BUF_BYTES(seal_chunk_max) bytes,
-	 * plain of seal_chunk_max (compressed containers only). Missing or
-	 * too small then: the job ends out_of_ram. */
+	 * the buffers of fl/unseal.h: rec of at least
+	 * FL_SEAL_BUF_BYTES(seal_chunk_max) bytes, plain of seal_chunk_max
+	 * (compressed containers only). Borrowed. The pointer is copied by
+	 * fl_agent_init(); what it points to is read by the fl_agent_poll()
+	 * that starts a transfer of an encrypted job, before that calls the
+	 * downloader's start (and by fl_agent_on_dl_data() when the image
+	 * starts over at 0). So a caller may fill it in late, while the job
+	 * waits or downloads, but no later than that poll: filled in from
+	 * the downloader's start, it is read empty and the job ends
+	 * out_of_ram, as with buffers missing or too small. From then on
+	 * rec holds the unseal stage's partial chunk between transfers: it
+	 * stays in place until the job is no longer waiting or downloading
+	 * (fl_agent_info()), which is when the agent has dropped it. */
 	uint32_t seal_chunk_max;
 	struct fl_agent_seal_bufs *seal_bufs;
 };
@@ -435,13 +454,15 @@ struct fl_agent {
 	struct fl_agent_health_sample sample;
 	/* One buffer for what is built, used and dropped within one step,
 	 * never two at once: the verified manifest (until its fields are in
-	 * the job), a status, reported or health message (until published),
-	 * the serialized state (until saved or decoded). */
+	 * the job), a status, reported or health message (until published,
+	 * and its JSON, encoded in place by the transport: msg), the
+	 * serialized state (until saved or decoded). */
 	union {
 		struct fl_manifest manifest;
 		struct fl_reported reported;
 		struct fl_health health;
 		struct fl_status status;
+		char msg[FL_AGENT_MSG_MAX + 1];
 		uint8_t blob[FL_AGENT_BLOB_MAX];
 	} scratch;
 };
@@ -516,6 +537,15 @@ int fl_agent_on_dl_done(struct fl_agent *a, int err);
 
 /* The boot count (for presence). */
 uint32_t fl_agent_boot_count(const struct fl_agent *a);
+
+/* The agent's message buffer, for its transport adapter, and its size in
+ * *size (at least FL_AGENT_MSG_MAX + 1): during a publish_*() call it
+ * holds the message given, which the adapter may encode in place
+ * (proto.h: the encoders read the whole message before they write); between
+ * calls into the agent it holds nothing, and the adapter may encode its
+ * own messages (presence) in it. Only from the thread that drives the
+ * agent. */
+char *fl_agent_msg_buf(struct fl_agent *a, size_t *size);
 
 /* A summary of the current or last job. */
 void fl_agent_info(const struct fl_agent *a, struct fl_agent_info *out);
