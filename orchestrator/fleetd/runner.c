@@ -26,7 +26,16 @@
  * cancel or rollback; it is sent after the decision commits, re-sent every
  * resend_s with the same job id while unanswered (and at once when the
  * device comes back online), and an offer waits while the device's
- * reported job is updating or in trial (protocol, server rules).
+ * reported job is updating or in trial (protocol, server rules). A
+ * command whose job the device already holds (its latest status of that
+ * job is in progress: not final, not retry_later) is not re-sent at once,
+ * neither on a reconnect nor when the engine decides it again (a rollback
+ * is decided again when its device comes back without a result, typically
+ * after the reboot into the old slot): it is due resend_s after the
+ * device's last status of the job. "Holds" is read from the job's
+ * latest status, which the store keeps, so it survives a restart (the
+ * replay's owed commands are timed by it too); a device that answers
+ * retry_later or a final result (stale, a refusal) does not hold it.
  *
  * Ordering of reports: the runner mirrors the store's rules (a job's
  * status is applied when its (boot, n) is newer and the job has no final
@@ -220,6 +229,35 @@ static void jobm_reset(struct r_jobm *j)
 	memset(j, 0, sizeof(*j));
 	j->at = -1;
 	j->phase = -1;
+}
+
+/* The device holds the job: its latest status of it says the job is
+ * taken and in progress (not final, not retry_later), which the device
+ * persisted before it said so (protocol, device state). */
+static bool jobm_is_held(const struct r_jobm *j)
+{
+	return j->phase >= 0 && !j->is_final && j->result == FL_RESULT_NONE;
+}
+
+/* When a command the device holds is due again: resend_s after its last
+ * status of that job (the safety net for a device that never finishes),
+ * not before now. */
+static int64_t held_due(const struct fl_runner *r, const struct r_jobm *j,
+			int64_t now)
+{
+	int64_t t = j->at + (int64_t)r->cfg.resend_s;
+
+	return t > now ? t : now;
+}
+
+/* The command a member is owed next is one its device already holds. */
+static bool owed_is_held(const struct r_mem *m)
+{
+	if (m->owe & OWE_RB)
+		return jobm_is_held(&m->rb);
+	if (m->owe & OWE_CANCEL)
+		return false; /* answered only by a final or too_late status */
+	return (m->owe & OWE_OFFER) && jobm_is_held(&m->offer);
 }
 
 int runner__inv_add(struct r_rollout *ro, const struct fl_inv_device *d,
@@ -457,7 +495,11 @@ void runner__effects(struct fl_runner *r, struct r_rollout *ro,
 		m->rb_at = d->at_s;
 		m->owe = (uint8_t)((m->owe & ~(OWE_OFFER | OWE_CANCEL)) |
 				   OWE_RB);
-		runner__owe(ro, d->dev, d->at_s);
+		/* decided again (the device came back without a result): a
+		 * job it holds is not sent again at once */
+		runner__owe(ro, d->dev,
+			    jobm_is_held(&m->rb) ? held_due(r, &m->rb, d->at_s)
+						 : d->at_s);
 		break;
 	case FL_DEC_WAIT:
 		if (d->why < FL_WHY_HOLD || d->why > FL_WHY_RATE)
@@ -606,6 +648,14 @@ static int load_jobs(struct fl_runner *r, struct r_rollout *ro)
 		if ((m->owe & OWE_RB) &&
 		    (m->rb.is_final || m->rb.at > m->rb_at))
 			m->owe &= (uint8_t)~OWE_RB;
+		/* still owed, and held by the device (the store's statuses
+		 * say so): due resend_s after its last status of the job;
+		 * when it was last sent is not kept, so one already due is
+		 * sent once */
+		if (owed_is_held(m))
+			m->next_send = held_due(
+				r, (m->owe & OWE_RB) ? &m->rb : &m->offer,
+				m->next_send);
 	}
 	return err;
 }
@@ -1158,8 +1208,11 @@ int fl_runner_on_presence(struct fl_runner *r, const char *device,
 
 		if (!is_target(ro, device, &dev))
 			continue;
+		/* re-send at once what is unanswered (a rollback the device
+		 * holds is decided again by the engine: runner__effects
+		 * times it) */
 		if (m->is_online && ro->mem[dev].owe != 0)
-			ro->mem[dev].next_send = now_s; /* re-send at once */
+			ro->mem[dev].next_send = now_s;
 		err = submit(r, &n, ro, gdev, &ev, NULL, 0);
 	}
 	if (err == 0 && n == 0)

@@ -17,10 +17,12 @@
  * found among fleetd's artifacts or described by the device's slots, or
  * refused); holds, approvals, pause, resume, cancel, operator rollback,
  * rate waits; offers held back by a device's trial, re-sent when
- * unanswered, carrying the plan's window in device time; late joiners;
- * duplicate, reordered and stale reports; the runner closed and reopened
- * after every tick giving the same log and the same commands as a run that
- * never stopped; the database steps of a busy tick failed in turn, without
+ * unanswered, carrying the plan's window in device time; a rollback the
+ * device holds not re-sent when it reconnects (only by the resend_s safety
+ * net), one it does not hold re-sent at once; late joiners; duplicate,
+ * reordered and stale reports; the runner closed and reopened after every
+ * tick giving the same log and the same commands as a run that never
+ * stopped; the database steps of a busy tick failed in turn, without
  * anything sent that is not recorded, and the run going on identically
  * afterwards; a log that does not replay refused.
  *
@@ -174,6 +176,7 @@ struct agent {
 	bool in_foreign_trial; /* ... and that job is in trial */
 	bool is_bad_device;    /* what it installs is bad */
 	bool loses_rb_status;  /* the statuses of its rollbacks are lost */
+	bool is_rb_stuck;      /* takes a rollback, never goes on with it */
 	unsigned offers, rollbacks, cancels;
 };
 
@@ -459,6 +462,9 @@ static void agent_cmd(struct world *w, struct agent *a, const struct fl_cmd *c)
 
 static void agent_advance(struct world *w, struct agent *a)
 {
+	if (a->is_rb_stuck &&
+	    (a->phase == P_RB_UPDATING || a->phase == P_RB_TRIAL))
+		return;
 	switch (a->phase) {
 	case P_DOWNLOADING:
 		a->phase = P_DOWNLOADED;
@@ -2278,6 +2284,160 @@ static void test_runner__rollback_manifest_survives_a_restart(void **state)
 	rig_free(&g);
 }
 
+/* Commands of one type sent to one device. */
+static unsigned sends_to(const struct world *w, const char *id, int type)
+{
+	unsigned n = 0;
+
+	for (size_t k = 0; k < w->n_sent; k++)
+		n += w->sent[k].cmd.type == type &&
+		     strcmp(w->sent[k].device, id) == 0;
+	return n;
+}
+
+/* A fleet rolled back: sn-0004 (its slots describe the old image) is the
+ * one device sent a rollback. */
+static struct agent *rb_fleet(struct rig *g)
+{
+	struct agent *a;
+	char slot_sha[65];
+
+	fleet(g, 4, "sn", sensor, "firmware", "0.9.1", "0.9.2");
+	g->w->bad_mode = BAD_REVERT;
+	g->w->a[2].is_bad_device = true; /* one reverts: the stage fails */
+	a = &g->w->a[3];
+	sha_hex("sensor 0.9.1", 12, slot_sha);
+	a->has_slots = true;
+	memcpy(a->old_sha, slot_sha, sizeof(slot_sha));
+	start_ok(g, "minimal.yaml", "sensor-0.9.2.bin");
+	return a;
+}
+
+/* The device acknowledged its rollback, then rebooted (reconnected): it
+ * holds the job, so its return does not send it again; the safety net
+ * does, resend_s (900 s) after its last status, and every resend_s after
+ * that while no result comes. The same across restarts of the runner
+ * (what the device holds is read back from the store), except that a
+ * restart re-sends an overdue one once. */
+static void rb_held_run(bool is_restarting)
+{
+	struct agent *a;
+	struct rig g;
+	unsigned n0;
+
+	rig_init(&g);
+	a = rb_fleet(&g);
+	a->is_rb_stuck = true;
+	g.is_restarting = is_restarting;
+	for (unsigned i = 0; i < 20 && a->rollbacks == 0; i++)
+		step(&g);
+	assert_int_equal(a->rollbacks, 1); /* taken: "updating" reported */
+	n0 = sends_to(g.w, a->id, FL_CMD_ROLLBACK);
+	assert_int_equal(n0, 1);
+	/* every device took its offer once: an acknowledged offer is not
+	 * sent again when its device reboots into the trial */
+	for (unsigned i = 0; i < g.w->n; i++)
+		assert_int_equal(sends_to(g.w, g.w->a[i].id, FL_CMD_OFFER), 1);
+
+	g.w->now += 10;
+	reboot(g.w, a);
+	feed_out(&g);
+	tick(&g);
+	assert_int_equal(sends_to(g.w, a->id, FL_CMD_ROLLBACK), n0);
+	step(&g);	/* +310 s */
+	reboot(g.w, a); /* and once more, with the command owed again */
+	feed_out(&g);
+	tick(&g);
+	assert_int_equal(sends_to(g.w, a->id, FL_CMD_ROLLBACK), n0);
+	step(&g); /* +610 s */
+	assert_int_equal(sends_to(g.w, a->id, FL_CMD_ROLLBACK), n0);
+	step(&g); /* +910 s: resend_s after its status */
+	assert_int_equal(sends_to(g.w, a->id, FL_CMD_ROLLBACK), n0 + 1);
+	for (unsigned i = 0; i < 3; i++)
+		step(&g); /* +1810 s */
+	/* a restarted runner does not know when it last sent: it re-sends
+	 * an overdue command it holds once (here: after every tick) */
+	if (is_restarting)
+		assert_true(sends_to(g.w, a->id, FL_CMD_ROLLBACK) >= n0 + 2);
+	else
+		assert_int_equal(sends_to(g.w, a->id, FL_CMD_ROLLBACK), n0 + 2);
+	assert_int_equal(a->rollbacks, 1); /* duplicates of the one job */
+	check_jobs_consistent(g.w);
+
+	a->is_rb_stuck = false;
+	run_until_state(&g, SENSORS, FL_ROLLOUT_ROLLED_BACK, 20);
+	assert_string_equal(a->version, "0.9.1");
+	rig_free(&g);
+}
+
+static void test_runner__held_rollback_not_resent_on_reconnect(void **state)
+{
+	(void)state;
+	rb_held_run(false);
+}
+
+static void test_runner__held_rollback_not_resent_after_restart(void **state)
+{
+	(void)state;
+	rb_held_run(true);
+}
+
+/* A device that did not answer its rollback (it did not hear it) gets it
+ * again as soon as it is back, before resend_s; so does one that
+ * answered retry_later (it does not hold the job). */
+static void rb_unheld_run(bool is_retry_later)
+{
+	struct agent *a;
+	struct rig g;
+	unsigned n0;
+	uint32_t job = 0;
+
+	rig_init(&g);
+	a = rb_fleet(&g);
+	for (unsigned i = 0;
+	     i < 20 && sends_to(g.w, a->id, FL_CMD_ROLLBACK) == 0; i++)
+		step(&g);
+	a->is_deaf = true; /* before the rollback is delivered */
+	n0 = sends_to(g.w, a->id, FL_CMD_ROLLBACK);
+	assert_int_equal(n0, 1);
+	assert_int_equal(a->rollbacks, 0); /* not heard */
+	for (size_t k = 0; k < g.w->n_sent; k++)
+		if (g.w->sent[k].cmd.type == FL_CMD_ROLLBACK)
+			job = g.w->sent[k].cmd.job;
+	if (is_retry_later) {
+		push_status(g.w, a, job, FL_STATE_WAITING,
+			    FL_RESULT_RETRY_LATER, "busy", 0);
+		feed_out(&g);
+		tick(&g);
+	}
+	step(&g); /* +300 s, below resend_s */
+	assert_int_equal(sends_to(g.w, a->id, FL_CMD_ROLLBACK), n0);
+
+	a->is_deaf = false;
+	g.w->now += 10;
+	reboot(g.w, a);
+	feed_out(&g);
+	tick(&g);
+	assert_int_equal(sends_to(g.w, a->id, FL_CMD_ROLLBACK), n0 + 1);
+	run_until_state(&g, SENSORS, FL_ROLLOUT_ROLLED_BACK, 20);
+	assert_string_equal(a->version, "0.9.1");
+	assert_int_equal(a->rollbacks, 1);
+	check_jobs_consistent(g.w);
+	rig_free(&g);
+}
+
+static void test_runner__unanswered_rollback_resent_on_reconnect(void **state)
+{
+	(void)state;
+	rb_unheld_run(false);
+}
+
+static void test_runner__retry_later_rollback_resent_on_reconnect(void **state)
+{
+	(void)state;
+	rb_unheld_run(true);
+}
+
 /* Devices that report for the first time while a rollout runs join it
  * (a later stage takes them); a device seen only by its presence joins
  * once it reports. A reopened runner sees the same. */
@@ -2509,6 +2669,14 @@ int main(int argc, char **argv)
 			test_runner__rollback_resent_after_slots_moved),
 		cmocka_unit_test(
 			test_runner__rollback_manifest_survives_a_restart),
+		cmocka_unit_test(
+			test_runner__held_rollback_not_resent_on_reconnect),
+		cmocka_unit_test(
+			test_runner__held_rollback_not_resent_after_restart),
+		cmocka_unit_test(
+			test_runner__unanswered_rollback_resent_on_reconnect),
+		cmocka_unit_test(
+			test_runner__retry_later_rollback_resent_on_reconnect),
 		cmocka_unit_test(
 			test_runner__offer_carries_the_window_in_device_time),
 		cmocka_unit_test(
