@@ -33,6 +33,9 @@
 # Memory: fleetd's VmRSS with no device (after start) and with the N +
 # PROBES devices known and members of the running rollout (once `main`
 # has passed), and VmHWM at the end; per device = the difference / N.
+# CPU: fleetd's and mosquitto's user+system seconds from `main` passed to
+# the end (mostly the rollback). PUBLISHERS=K sets fleetd's
+# mqtt_publishers (default: fleetd's, 8; 0 sends on the main connection).
 # About 3 minutes on two cores, most of it 10,000 devices connecting,
 # installing and on trial.
 set -u
@@ -80,6 +83,8 @@ die() {
 }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# user+system CPU of a process in clock ticks (0 if gone)
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 API_PORT=$("$FREE_PORT")
 BROKER_PORT=$("$FREE_PORT")
@@ -92,6 +97,7 @@ mosquitto: $MOSQUITTO
 insecure: true
 offer_ttl: 1h
 EOF
+[ -z "${PUBLISHERS:-}" ] || echo "mqtt_publishers: $PUBLISHERS" >>fleetd.yaml
 "$FLEETD" --config fleetd.yaml >fleetd.out 2>fleetd.log &
 fleetd_pid=$!
 i=0
@@ -179,6 +185,9 @@ while :; do
 		[ "$main" != running ]; then
 		RSS1=$(rss "$fleetd_pid" VmRSS)
 		T_MAIN=$(ms)
+		mosq_pid=$(ps -o pid= --ppid "$fleetd_pid" | head -1 | tr -d ' ')
+		CPU_F0=$(cpu "$fleetd_pid")
+		CPU_M0=$(cpu "${mosq_pid:-0}")
 		[ "$main" = passed ] || die "stage main ended $main"
 	fi
 	case $state in
@@ -207,6 +216,8 @@ kill -TERM "$watch_pid"
 wait "$watch_pid" || die "the watcher failed: $(cat watch.err)"
 watch_pid=""
 HWM=$(rss "$fleetd_pid" VmHWM)
+CPU_F1=$(cpu "$fleetd_pid")
+CPU_M1=$(cpu "${mosq_pid:-0}")
 
 # The report that failed the gate: among the failures applied before the
 # step that decided the rollback (the log records a step's inputs, then
@@ -269,4 +280,8 @@ awk -v r0="$RSS0" -v r1="$RSS1" -v h="$HWM" -v n="$N" -v p="$PROBES" 'BEGIN {
 	       r0 / 1024, r1 / 1024, n + p, h / 1024
 	printf "  per device: %.2f KiB (peak - empty: %.2f KiB)\n",
 	       (r1 - r0) / (n + p), (h - r0) / (n + p) }'
+awk -v f="$((CPU_F1 - CPU_F0))" -v m="$((CPU_M1 - CPU_M0))" \
+	-v hz="$(getconf CLK_TCK)" -v k="${PUBLISHERS:-default}" 'BEGIN {
+	printf "  CPU from main passed to the end: fleetd %.2f s, " \
+	       "mosquitto %.2f s (mqtt_publishers %s)\n", f / hz, m / hz, k }'
 exit "${rc:-0}"

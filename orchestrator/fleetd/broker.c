@@ -207,6 +207,27 @@ static uint16_t last_port(const struct fl_broker *b)
 
 /* ---- files --------------------------------------------------------------- */
 
+int fl_broker_pub_cn(char *out, size_t cap, const char *fleetd_cn, unsigned i)
+{
+	char suffix[16];
+	const char *at;
+	size_t head, tail, n;
+
+	if (out == NULL || fleetd_cn == NULL)
+		return FL_EINVAL;
+	n = (size_t)snprintf(suffix, sizeof(suffix), "-p%u", i);
+	at = strchr(fleetd_cn, '@');
+	head = at != NULL ? (size_t)(at - fleetd_cn) : strlen(fleetd_cn);
+	tail = at != NULL ? strlen(at) : 0;
+	if (head + n + 1 >= cap)
+		return FL_EINVAL;
+	if (head + n + tail >= cap)
+		tail = cap - 1 - head - n;
+	snprintf(out, cap, "%.*s%s%.*s", (int)head, fleetd_cn, suffix,
+		 (int)tail, at != NULL ? at : "");
+	return 0;
+}
+
 /* A path mosquitto's configuration parser reads back as it is. */
 static bool is_conf_safe(const char *s)
 {
@@ -253,6 +274,13 @@ static int write_acl(struct fl_broker *b, struct fl_broker_diag *diag)
 	for (size_t i = 0; i < 4; i++)
 		fprintf(f, "topic read %s/v1/dev/+/%s\n", b->root, dev_out[i]);
 	fprintf(f, "topic write %s/v1/dev/+/cmd\n\n", b->root);
+	for (unsigned i = 0; i < b->cfg.fleetd_pubs; i++) {
+		char cn[64];
+
+		if (fl_broker_pub_cn(cn, sizeof(cn), b->fleetd_cn, i) == 0)
+			fprintf(f, "user %s\ntopic write %s/v1/dev/+/cmd\n\n",
+				cn, b->root);
+	}
 	fprintf(f, "user observer@fleet\ntopic read %s/v1/dev/#\n\n", b->root);
 	for (size_t i = 0; i < 4; i++)
 		fprintf(f, "pattern write %s/v1/dev/%%u/%s\n", b->root,

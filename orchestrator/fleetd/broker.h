@@ -69,6 +69,10 @@ struct fl_broker_config {
 	const char *crlfile;
 	const char *root;      /* topic root [fleet] */
 	const char *fleetd_cn; /* fleetd's certificate's CN */
+	/* fleetd's publishing connections, each with its own certificate
+	 * (the CN makes the client id): fl_broker_pub_cn(fleetd_cn, i) for
+	 * i < fleetd_pubs may write every device's cmd topic. */
+	unsigned fleetd_pubs;
 	/* The broker is up (accepts connections) or went down. NULL: not
 	 * told. */
 	void (*on_state)(void *ctx, bool is_up);
@@ -126,5 +130,10 @@ uint16_t fl_broker_port(const struct fl_broker *b);
 bool fl_broker_is_up(const struct fl_broker *b);
 pid_t fl_broker_pid(const struct fl_broker *b); /* -1 while down */
 unsigned fl_broker_restarts(const struct fl_broker *b);
+
+/* The CN of fleetd's publisher i: fleetd_cn with "-pI" before its '@'
+ * (at the end without one), the host cut to fit cap. Returns 0, or
+ * FL_EINVAL (NULL, cap too small). */
+int fl_broker_pub_cn(char *out, size_t cap, const char *fleetd_cn, unsigned i);
 
 #endif

@@ -46,15 +46,27 @@ enum key {
 	K_RESEND,
 	K_REPORT_FLUSH_MS,
 	K_REPORT_BATCH,
+	K_MQTT_PUBLISHERS,
 	K_COUNT
 };
 
 static const char *const key_names[K_COUNT + 1] = {
-	"data",		"listen",	   "broker",
-	"broker_port",	"mosquitto",	   "root",
-	"artifact_url", "client_id",	   "shared_subscriptions",
-	"insecure",	"log_level",	   "offer_ttl",
-	"resend",	"report_flush_ms", "report_batch",
+	"data",
+	"listen",
+	"broker",
+	"broker_port",
+	"mosquitto",
+	"root",
+	"artifact_url",
+	"client_id",
+	"shared_subscriptions",
+	"insecure",
+	"log_level",
+	"offer_ttl",
+	"resend",
+	"report_flush_ms",
+	"report_batch",
+	"mqtt_publishers",
 	NULL,
 };
 
@@ -401,6 +413,12 @@ static void value(struct ctx *c, enum key k, const yaml_event_t *ev)
 		else
 			cfg->report_batch = (uint32_t)n;
 		break;
+	case K_MQTT_PUBLISHERS:
+		if (!get_uint(v, 32, &n))
+			err(c, ev, "`mqtt_publishers`: `%.64s`: 0 to 32", v);
+		else
+			cfg->mqtt_publishers = (uint32_t)n;
+		break;
 	default: break;
 	}
 }
@@ -560,6 +578,7 @@ void fld_config_defaults(struct fld_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	(void)fl_strlcpy(cfg->root, "fleet", sizeof(cfg->root));
 	cfg->log_level = FL_LOG_INFO;
+	cfg->mqtt_publishers = 8;
 }
 
 int fld_config_load(struct fld_config *cfg, const char *path,

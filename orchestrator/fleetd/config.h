@@ -37,6 +37,7 @@ struct fld_config {
 	uint32_t resend_s;	  /* [300] */
 	uint32_t report_flush_ms; /* [50] */
 	uint32_t report_batch;	  /* [512] */
+	uint32_t mqtt_publishers; /* [8]; 0..FL_MQTT_SRV_PUBS_MAX */
 };
 
 struct fld_diag {
@@ -50,7 +51,7 @@ struct fld_diags {
 	struct fld_diag d[FLD_DIAGS_MAX];
 };
 
-/* The defaults (everything "" or 0 but root, log level). */
+/* The defaults (everything "" or 0 but root, log level, publishers). */
 void fld_config_defaults(struct fld_config *cfg);
 
 /*

@@ -177,6 +177,9 @@ struct app {
 	char artifact_url[URL_MAX];
 	char api_url[FLD_URL_MAX];
 	char client_id[FL_DEVICE_ID_MAX];
+	/* DATA/pki/fleetd-pI.key, .crt: the publishers' identities */
+	char pub_key[FL_MQTT_SRV_PUBS_MAX][FLD_PKI_PATH_MAX];
+	char pub_crt[FL_MQTT_SRV_PUBS_MAX][FLD_PKI_PATH_MAX];
 };
 
 static struct app app;
@@ -408,6 +411,7 @@ static int open_broker(struct app *a)
 			bc.certfile = a->pki.srv_crt;
 			bc.keyfile = a->pki.srv_key;
 			bc.fleetd_cn = a->pki_st.client_cn;
+			bc.fleetd_pubs = a->cfg.mqtt_publishers;
 			bc.crlfile = a->pki.crl;
 		}
 		rc = fl_broker_start(&a->broker, &bc, &diag);
@@ -444,6 +448,67 @@ static void say_crl(struct app *a, const struct fld_pki_crl_state *c,
 		    : c->is_resigned ? " re-signed"
 				     : "",
 		    c->n_revoked, next);
+}
+
+static bool is_file(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0;
+}
+
+/*
+ * A client certificate for each MQTT publisher (mqtt_server.h): a broker
+ * that takes the client id from the certificate (the embedded one) would
+ * otherwise see one client id on every connection and let each take over
+ * the last. Made once, by the fleet CA, CN fl_broker_pub_cn(); a pair
+ * half written by a crash is made again.
+ */
+static int publisher_certs(struct app *a)
+{
+	struct fld_pki_diag diag;
+	struct fld_pki_ca *ca = NULL;
+	int rc = 0;
+
+	memset(&diag, 0, sizeof(diag));
+	for (unsigned i = 0; i < a->cfg.mqtt_publishers && rc == 0; i++) {
+		char cn[FLD_PKI_CN_MAX];
+		struct fld_pki_req r = {FLD_PKI_CLIENT,
+					cn,
+					NULL,
+					0,
+					FLD_PKI_DEV_DAYS,
+					a->pub_key[i],
+					a->pub_crt[i],
+					true};
+
+		if (snprintf(a->pub_key[i], sizeof(a->pub_key[i]),
+			     "%s/fleetd-p%u.key", a->pki.dir,
+			     i) >= (int)sizeof(a->pub_key[i]) ||
+		    snprintf(a->pub_crt[i], sizeof(a->pub_crt[i]),
+			     "%s/fleetd-p%u.crt", a->pki.dir,
+			     i) >= (int)sizeof(a->pub_crt[i]) ||
+		    fl_broker_pub_cn(cn, sizeof(cn), a->pki_st.client_cn, i) !=
+			    0) {
+			say(FL_LOG_ERROR, "pki: %s: path or name too long",
+			    a->pki.dir);
+			rc = FL_EINVAL;
+			break;
+		}
+		if (is_file(a->pub_key[i]) && is_file(a->pub_crt[i]))
+			continue;
+		if (ca == NULL)
+			rc = fld_pki_ca_load(&ca, &a->pki, &diag);
+		if (rc == 0)
+			rc = fld_pki_issue(ca, &r, &diag);
+		if (rc == 0)
+			say(FL_LOG_INFO, "pki: publisher certificate %s (%s)",
+			    a->pub_crt[i], cn);
+		else
+			say(FL_LOG_ERROR, "pki: %s", diag.msg);
+	}
+	fld_pki_ca_free(ca);
+	return rc;
 }
 
 static int open_pki(struct app *a)
@@ -487,7 +552,7 @@ static int open_pki(struct app *a)
 	if (stat(a->pki.crl, &a->crl_sb) != 0)
 		memset(&a->crl_sb, 0, sizeof(a->crl_sb));
 	a->crl_check_at_ms = fl_loop_now_ms() + CRL_CHECK_MS;
-	return 0;
+	return publisher_certs(a);
 }
 
 /* ---- the certificate revocation list ------------------------------------ */
@@ -628,10 +693,15 @@ static int open_mqtt(struct app *a)
 	mc.root = a->cfg.root;
 	mc.client_id = a->client_id;
 	mc.is_shared = a->cfg.is_shared;
+	mc.publishers = a->cfg.mqtt_publishers;
 	if (a->is_tls) {
 		mc.cafile = a->pki.ca_crt;
 		mc.certfile = a->pki.cli_crt;
 		mc.keyfile = a->pki.cli_key;
+		for (unsigned i = 0; i < mc.publishers; i++) {
+			mc.pub_certfile[i] = a->pub_crt[i];
+			mc.pub_keyfile[i] = a->pub_key[i];
+		}
 	}
 	mc.on_input = on_mqtt_input;
 	mc.on_connection = on_mqtt_connection;

@@ -26,6 +26,11 @@
  * activity (no host): libmosquitto 2.0 has no asynchronous connect taking
  * properties but keeps them for every later connect (agent/linux/mqtt.c
  * explains it).
+ *
+ * Publishers (mqtt_server.h) are instances of this same client, made by
+ * the main one and owned by it: is_pub set, no filters, READY at CONNACK,
+ * their connection changes reported to the main one (publisher_up), which
+ * routes every command (fl_mqtt_srv_send) and sums their counters.
  */
 #include <errno.h>
 #include <poll.h>
@@ -67,6 +72,10 @@ enum state {
 
 struct fl_mqtt_srv {
 	struct fl_loop *loop;
+	struct fl_mqtt_srv *main; /* a publisher's owner; NULL: main */
+	bool is_pub;
+	unsigned n_pubs;
+	struct fl_mqtt_srv *pubs[FL_MQTT_SRV_PUBS_MAX];
 	struct mosquitto *mosq;
 	struct fl_runner *runner;
 	struct fl_mqtt_srv_config cfg; /* strings point at the copies below */
@@ -189,8 +198,27 @@ static bool sync_io(struct fl_mqtt_srv *s)
 	return true;
 }
 
+/* A publisher came or went: the main client counts it, and one that came
+ * back wants a tick (the commands it refused meanwhile go now). */
+static void publisher_up(struct fl_mqtt_srv *m, bool is_connected)
+{
+	if (is_connected) {
+		m->stats.pubs_up++;
+		if (m->cfg.on_input != NULL)
+			m->cfg.on_input(m->cfg.cb_ctx);
+	} else if (m->stats.pubs_up > 0) {
+		m->stats.pubs_up--;
+	}
+}
+
 static void connected(struct fl_mqtt_srv *s, bool is_connected)
 {
+	if (s->is_pub) {
+		if (s->stats.is_connected != is_connected)
+			publisher_up(s->main, is_connected);
+		s->stats.is_connected = is_connected;
+		return;
+	}
 	s->stats.is_connected = is_connected;
 	if (s->cfg.on_connection != NULL)
 		s->cfg.on_connection(s->cfg.cb_ctx, is_connected);
@@ -200,7 +228,8 @@ static void connected(struct fl_mqtt_srv *s, bool is_connected)
  * operator must see it), then at debug level at every retry. */
 static void unreachable(struct fl_mqtt_srv *s, const char *why)
 {
-	say(s, s->is_outage_told ? FL_LOG_DEBUG : FL_LOG_WARN,
+	/* A publisher's outage is the main connection's too, told there. */
+	say(s, s->is_outage_told || s->is_pub ? FL_LOG_DEBUG : FL_LOG_WARN,
 	    "mqtt: cannot reach the broker at %s:%u (%s); retrying", s->host,
 	    (unsigned)s->cfg.port, why);
 	s->is_outage_told = true;
@@ -233,8 +262,10 @@ static void lost(struct fl_mqtt_srv *s)
 			    runner re-sends what is not answered */
 	if (was == ST_READY || was == ST_CONNACKED) {
 		connected(s, false);
-		say(s, FL_LOG_WARN, "mqtt: connection to %s:%u lost", s->host,
-		    (unsigned)s->cfg.port);
+		say(s, s->is_pub ? FL_LOG_INFO : FL_LOG_WARN,
+		    "mqtt: connection to %s:%u lost%s%s", s->host,
+		    (unsigned)s->cfg.port, s->is_pub ? " by " : "",
+		    s->is_pub ? s->client_id : "");
 	}
 	if (was == ST_STOPPING) {
 		fl_loop_timer_stop(s->loop, &s->retry_timer);
@@ -356,9 +387,15 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 	s->is_outage_told = false;
 	s->backoff_ms = s->cfg.backoff_min_ms;
 	s->state = ST_CONNACKED;
-	say(s, FL_LOG_INFO, "mqtt: connected to %s:%u as %s (session %s)",
-	    s->host, (unsigned)s->cfg.port, s->client_id,
+	say(s, s->is_pub ? FL_LOG_DEBUG : FL_LOG_INFO,
+	    "mqtt: connected to %s:%u as %s (session %s)", s->host,
+	    (unsigned)s->cfg.port, s->client_id,
 	    (flags & 1) ? "resumed" : "new");
+	if (s->is_pub) {
+		s->state = ST_READY;
+		connected(s, true);
+		return;
+	}
 	for (int i = 0; i < N_SUBS; i++)
 		subs[i] = s->filter[i];
 	rc = mosquitto_subscribe_multiple(s->mosq, &s->sub_mid, N_SUBS, subs, 1,
@@ -398,7 +435,9 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int rc,
 	(void)props;
 	if (s->inflight > 0)
 		s->inflight--;
-	if (rc == 0)
+	/* Reason codes below 0x80 are successes: "no matching subscribers"
+	 * (no device session holds the topic) is the broker's taking it. */
+	if (rc < 0x80)
 		s->stats.acked++;
 	else
 		say(s, FL_LOG_WARN, "mqtt: the broker refused a command: %s",
@@ -518,6 +557,22 @@ static void on_log(struct mosquitto *m, void *obj, int level, const char *str)
 
 /* ---- the command port ---------------------------------------------------- */
 
+static uint32_t hash_of(const char *id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 16777619u;
+	return h;
+}
+
+int fl_mqtt_srv_route(const struct fl_mqtt_srv *s, const char *device)
+{
+	if (s == NULL || device == NULL || s->n_pubs == 0)
+		return -1;
+	return (int)(hash_of(device) % s->n_pubs);
+}
+
 int fl_mqtt_srv_send(void *ctx, const char *device, const struct fl_cmd *cmd)
 {
 	struct fl_mqtt_srv *s = ctx;
@@ -529,6 +584,8 @@ int fl_mqtt_srv_send(void *ctx, const char *device, const struct fl_cmd *cmd)
 
 	if (s == NULL || device == NULL || cmd == NULL)
 		return FL_EINVAL;
+	if (s->n_pubs > 0)
+		s = s->pubs[fl_mqtt_srv_route(s, device)];
 	if (s->state != ST_READY && s->state != ST_CONNACKED) {
 		s->stats.send_fails++;
 		return FL_EIO;
@@ -598,11 +655,8 @@ static int stash_session_expiry(struct fl_mqtt_srv *s)
 
 static uint32_t seed_of(const char *id)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = hash_of(id) ^ (uint32_t)fl_loop_now_ms();
 
-	for (; *id != '\0'; id++)
-		h = (h ^ (uint8_t)*id) * 16777619u;
-	h ^= (uint32_t)fl_loop_now_ms();
 	return h != 0 ? h : 1;
 }
 
@@ -626,6 +680,35 @@ static int build_filters(struct fl_mqtt_srv *s)
 	return 0;
 }
 
+/* Publisher i of s: the main configuration with its own client id
+ * (the main one cut to leave room for "-pI") and certificate. */
+static int new_publisher(struct fl_mqtt_srv *s,
+			 const struct fl_mqtt_srv_config *cfg, unsigned i)
+{
+	struct fl_mqtt_srv_config pc = *cfg;
+	char id[FL_MQTT_SRV_CLIENT_ID_MAX];
+	int rc;
+
+	snprintf(id, sizeof(id), "%.*s-p%u", (int)(sizeof(id) - sizeof("-p99")),
+		 s->client_id, i);
+	pc.client_id = id;
+	pc.publishers = 0;
+	pc.is_shared = false;
+	pc.on_input = NULL;
+	pc.on_connection = NULL;
+	if (cfg->pub_certfile[i] != NULL) {
+		pc.certfile = cfg->pub_certfile[i];
+		pc.keyfile = cfg->pub_keyfile[i];
+	}
+	rc = fl_mqtt_srv_new(&s->pubs[i], s->loop, &pc);
+	if (rc != 0)
+		return rc;
+	s->pubs[i]->is_pub = true;
+	s->pubs[i]->main = s;
+	s->n_pubs = i + 1;
+	return 0;
+}
+
 int fl_mqtt_srv_new(struct fl_mqtt_srv **out, struct fl_loop *loop,
 		    const struct fl_mqtt_srv_config *cfg)
 {
@@ -638,7 +721,8 @@ int fl_mqtt_srv_new(struct fl_mqtt_srv **out, struct fl_loop *loop,
 	if (loop == NULL || cfg == NULL || cfg->host == NULL ||
 	    cfg->host[0] == '\0' || strlen(cfg->host) >= FL_MQTT_SRV_HOST_MAX ||
 	    cfg->client_id == NULL || fl_device_id_check(cfg->client_id) != 0 ||
-	    (cfg->keepalive_s != 0 && cfg->keepalive_s < 5))
+	    (cfg->keepalive_s != 0 && cfg->keepalive_s < 5) ||
+	    cfg->publishers > FL_MQTT_SRV_PUBS_MAX)
 		return FL_EINVAL;
 	if (fl_topic_root_check(cfg->root != NULL ? cfg->root : "fleet") != 0)
 		return FL_EINVAL;
@@ -707,9 +791,16 @@ int fl_mqtt_srv_new(struct fl_mqtt_srv **out, struct fl_loop *loop,
 	mosquitto_disconnect_v5_callback_set(s->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(s->mosq, on_publish);
 	mosquitto_log_callback_set(s->mosq, on_log);
+	for (unsigned i = 0; i < cfg->publishers; i++) {
+		rc = new_publisher(s, cfg, i);
+		if (rc != 0)
+			goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
+	for (unsigned i = 0; i < s->n_pubs; i++)
+		fl_mqtt_srv_free(s->pubs[i]);
 	if (s->mosq != NULL)
 		mosquitto_destroy(s->mosq);
 	free(s);
@@ -733,12 +824,22 @@ int fl_mqtt_srv_start(struct fl_mqtt_srv *s)
 			     fl_loop_now_ms() + MISC_MS) != 0)
 		return FL_ENOMEM;
 	connect_now(s);
+	for (unsigned i = 0; i < s->n_pubs; i++) {
+		int rc = fl_mqtt_srv_start(s->pubs[i]);
+
+		if (rc != 0)
+			return rc;
+	}
 	return 0;
 }
 
 void fl_mqtt_srv_kick(struct fl_mqtt_srv *s)
 {
-	if (s == NULL || s->state != ST_WAITING)
+	if (s == NULL)
+		return;
+	for (unsigned i = 0; i < s->n_pubs; i++)
+		fl_mqtt_srv_kick(s->pubs[i]);
+	if (s->state != ST_WAITING)
 		return;
 	fl_loop_timer_stop(s->loop, &s->retry_timer);
 	s->backoff_ms = s->cfg.backoff_min_ms;
@@ -783,12 +884,30 @@ static bool is_closed(const struct fl_mqtt_srv *s)
 	return s->state == ST_IDLE;
 }
 
+/* Stops the publishers first, all within wait_ms: the main connection
+ * carries no commands then and has nothing to drain. */
+static void stop_publishers(struct fl_mqtt_srv *s, unsigned wait_ms)
+{
+	uint64_t deadline = fl_loop_now_ms() + wait_ms;
+
+	for (unsigned i = 0; i < s->n_pubs; i++) {
+		uint64_t now = fl_loop_now_ms();
+
+		fl_mqtt_srv_stop(s->pubs[i],
+				 now < deadline ? (unsigned)(deadline - now)
+						: 0u);
+	}
+}
+
 void fl_mqtt_srv_stop(struct fl_mqtt_srv *s, unsigned wait_ms)
 {
 	uint64_t deadline;
 	bool was_up;
 
-	if (s == NULL || s->state == ST_IDLE)
+	if (s == NULL)
+		return;
+	stop_publishers(s, wait_ms);
+	if (s->state == ST_IDLE)
 		return;
 	fl_loop_timer_stop(s->loop, &s->retry_timer);
 	fl_loop_timer_stop(s->loop, &s->misc_timer);
@@ -824,6 +943,8 @@ void fl_mqtt_srv_free(struct fl_mqtt_srv *s)
 {
 	if (s == NULL)
 		return;
+	for (unsigned i = 0; i < s->n_pubs; i++)
+		fl_mqtt_srv_free(s->pubs[i]);
 	fl_loop_timer_stop(s->loop, &s->retry_timer);
 	fl_loop_timer_stop(s->loop, &s->misc_timer);
 	if (s->fd >= 0)
@@ -838,6 +959,14 @@ void fl_mqtt_srv_stats(const struct fl_mqtt_srv *s,
 	if (out == NULL)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (s != NULL)
-		*out = s->stats;
+	if (s == NULL)
+		return;
+	*out = s->stats;
+	for (unsigned i = 0; i < s->n_pubs; i++) {
+		const struct fl_mqtt_srv_stats *p = &s->pubs[i]->stats;
+
+		out->sent += p->sent;
+		out->acked += p->acked;
+		out->send_fails += p->send_fails;
+	}
 }

@@ -94,6 +94,7 @@ static void test_config__defaults_and_every_key(void **state)
 	assert_string_equal(cfg.root, "fleet");
 	assert_int_equal(cfg.log_level, FL_LOG_INFO);
 	assert_string_equal(cfg.data, "");
+	assert_int_equal(cfg.mqtt_publishers, 8);
 	assert_int_equal(load(&cfg,
 			      "# fleetd\n"
 			      "data: state\n"
@@ -111,7 +112,8 @@ static void test_config__defaults_and_every_key(void **state)
 			      "offer_ttl: 2h\n"
 			      "resend: 90s\n"
 			      "report_flush_ms: 20\n"
-			      "report_batch: 100\n",
+			      "report_batch: 100\n"
+			      "mqtt_publishers: 3\n",
 			      &d),
 			 0);
 	snprintf(want, sizeof(want), "%s/state", dir);
@@ -131,6 +133,7 @@ static void test_config__defaults_and_every_key(void **state)
 	assert_int_equal(cfg.resend_s, 90);
 	assert_int_equal(cfg.report_flush_ms, 20);
 	assert_int_equal(cfg.report_batch, 100);
+	assert_int_equal(cfg.mqtt_publishers, 3);
 	/* embedded, absolute data */
 	assert_int_equal(load(&cfg, "broker: embedded\ndata: /var/lib/f\n", &d),
 			 0);
@@ -179,6 +182,9 @@ static void test_config__values_refused(void **state)
 	expect_error("insecure: yes\n", "1:11",
 		     "`insecure`: `yes`: write true or false");
 	expect_error("report_batch: 5000\n", "1:15", "`report_batch`");
+	expect_error("mqtt_publishers: 33\n", "1:18",
+		     "`mqtt_publishers`: `33`: 0 to 32");
+	expect_error("mqtt_publishers: -1\n", "1:18", "`mqtt_publishers`");
 	expect_error("report_flush_ms: 0\n", "1:18", "`report_flush_ms`");
 }
 
