@@ -265,22 +265,33 @@ static char *read_plan(const char *path)
 }
 
 /* Makes sure fleetd holds the artifact in the form the plan asks for
- * (encrypted, the default, or plain: ?encrypt=false): HEAD, and PUT when
- * it does not. */
-static int upload_artifact(struct run *x, const char *file, const char *hex,
-			   uint64_t size, bool is_plain)
+ * (encrypted, the default, with the plan's compression and chunk size:
+ * ?compress=false, ?chunk=N; or plain: ?encrypt=false): HEAD, and PUT
+ * when it does not. */
+static int upload_artifact(struct run *x, const struct fl_plan *plan,
+			   const char *hex, uint64_t size)
 {
+	const char *file = plan->artifact.file_path;
 	struct fl_api_reply r;
 	struct fl_api_diag d;
 	struct fl_api_path p;
-	char sz[32];
+	char sz[32], chunk[16];
 	FILE *f;
 	int rc;
 
 	fl_api_path_init(&p, "/api/v1/artifacts");
 	fl_api_path_seg(&p, hex);
-	if (is_plain)
+	if (!plan->artifact.is_encrypted) {
 		fl_api_path_query(&p, "encrypt", "false");
+	} else {
+		if (!plan->artifact.is_compressed)
+			fl_api_path_query(&p, "compress", "false");
+		if (plan->artifact.chunk_bytes != FL_PLAN_CHUNK_DEFAULT) {
+			snprintf(chunk, sizeof(chunk), "%u",
+				 (unsigned)plan->artifact.chunk_bytes);
+			fl_api_path_query(&p, "chunk", chunk);
+		}
+	}
 	rc = fl_api_head(x->api, &p, &r, &d);
 	if (rc != 0 && rc != FL_ENOENT) {
 		rc = fail_api(file, &r, &d);
@@ -409,8 +420,7 @@ static int cmd_start(struct run *x)
 		fail_msg("%s: cannot read: %s", file, strerror(errno));
 		goto out;
 	}
-	if (upload_artifact(x, plan->artifact.file_path, hex, size,
-			    !plan->artifact.is_encrypted) != 0)
+	if (upload_artifact(x, plan, hex, size) != 0)
 		goto out;
 	base = strrchr(file, '/');
 	base = base != NULL ? base + 1 : file;

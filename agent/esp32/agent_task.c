@@ -8,7 +8,8 @@
  * flash adapters over ota_0, ota_1, the slot records and the agent's store
  * partitions, otadata as the boot control; the slot manager, provisioning
  * the running image as CONFIRMED on a device that has no record yet (a
- * device flashed over serial); fl_agent_init(). Then the download task,
+ * device flashed over serial); the wrap key of encrypted images when one
+ * is configured (sealing.c); fl_agent_init(). Then the download task,
  * the MQTT client and the agent task.
  *
  * The agent task waits on the queue for at most the delay
@@ -389,7 +390,7 @@ static int configure(struct fl_agent_config *c,
 	c->health_sample_ms = CONFIG_FL_AGENT_HEALTH_SAMPLE_MS;
 	c->checkpoint_bytes = CONFIG_FL_AGENT_CHECKPOINT_BYTES;
 	c->dl_max_tries = CONFIG_FL_AGENT_DL_MAX_TRIES;
-	return 0;
+	return fl_esp32_sealing_configure(c, s.id, &fl_crypto_mbedtls);
 }
 
 int fl_agent_esp32_start(const struct fl_agent_esp32_config *cfg)

@@ -170,6 +170,17 @@ int fl_esp32_keys_load(struct fl_manifest_key keys[FL_ESP32_KEYS_MAX],
 		       struct fl_manifest_key roots[FL_ESP32_ROOTS_MAX],
 		       int *n_roots, const struct fl_crypto_ops *crypto);
 
+/* ---- encrypted images (sealing.c or sealing_none.c) ------------------- */
+
+/* Sets c's fields of encrypted images (fl/agent.h): with a wrap key
+ * configured (CONFIG_FL_AGENT_WRAP_KEY_FILE; sealing.c), the device's key
+ * bound to device_id (static: it is kept), one chunk's record buffer of
+ * CONFIG_FL_AGENT_CHUNK_MAX and no decompression; without one
+ * (sealing_none.c), nothing. Returns 0 or FL_EINVAL (the embedded file
+ * holds no P-256 private key). */
+int fl_esp32_sealing_configure(struct fl_agent_config *c, const char *device_id,
+			       const struct fl_crypto_ops *crypto);
+
 /* ---- the agent task (agent_task.c) ------------------------------------ */
 
 /* Sends an event to the agent task without waiting, if more than

@@ -877,6 +877,8 @@ static void rollout_head(struct jb *b, cJSON *o, const struct rsum *s,
 	if (v == NULL) {
 		j_strn(b, o, "stage", s->stage);
 		j_null(b, o, "encrypted");
+		j_null(b, o, "compressed");
+		j_null(b, o, "chunk");
 		j_null(b, o, "targets");
 		j_null(b, o, "members");
 		j_null(b, o, "unplaced");
@@ -889,6 +891,13 @@ static void rollout_head(struct jb *b, cJSON *o, const struct rsum *s,
 		       ? stage_name(v, v->status.stage)
 		       : NULL);
 	j_bool(b, o, "encrypted", v->is_encrypted);
+	if (v->is_encrypted) { /* the container's form: the plan's */
+		j_bool(b, o, "compressed", v->plan->artifact.is_compressed);
+		j_num(b, o, "chunk", v->plan->artifact.chunk_bytes);
+	} else {
+		j_null(b, o, "compressed");
+		j_null(b, o, "chunk");
+	}
 	j_num(b, o, "targets", v->status.n_targets);
 	j_num(b, o, "members", v->status.n_members);
 	j_num(b, o, "unplaced", v->status.n_unplaced);

@@ -18,7 +18,10 @@
  * Sealed uploads (the default when fleetd has image keys; ?encrypt=false
  * stores the image plain): the body streams through the packer
  * (fl/seal_openssl.h: zstd, AES-256-GCM, chunks of FLD_IMG_CHUNK, a fresh
- * random content key), and only the container reaches the disk, as
+ * random content key; ?compress=false and ?chunk=N choose another form,
+ * for devices without zstd or with less RAM: each form of an image is a
+ * container and content record of its own), and only the container
+ * reaches the disk, as
  * DATA/artifacts/tmp-XXXXXX: no plain byte is ever written, not even to a
  * temporary file. The packer needs the image's length first (the header
  * binds it): a sealed upload without Content-Length is refused (411). At
@@ -300,44 +303,80 @@ static bool plain_whole(const struct fl_store_artifact *a)
 	       S_ISREG(st.st_mode) && (uint64_t)st.st_size == a->length;
 }
 
-/* Whether the image is stored sealed: its content record, and its
- * container recorded and whole. *s filled when it is. */
+/* The form an artifact route asks for. */
+struct form {
+	bool is_sealed;
+	uint8_t zip;	/* sealed: enum fl_seal_zip */
+	uint32_t chunk; /* sealed: plaintext bytes per chunk */
+};
+
+/* Whether the image is stored sealed in the form f: its content record,
+ * and its container recorded and whole. *s filled when it is. */
 static bool sealed_whole(struct fl_http *h, const char *sha,
-			 struct fl_runner_sealed *s)
+			 const struct form *f, struct fl_runner_sealed *s)
 {
 	struct fl_store_artifact c;
 	struct stat st;
 
 	return h->imgkeys != NULL &&
-	       fld_imgkeys_content_get(h->imgkeys, sha, s, NULL, NULL) == 0 &&
+	       fld_imgkeys_content_get(h->imgkeys, sha, f->zip, f->chunk, s,
+				       NULL, NULL) == 0 &&
 	       fl_store_artifact_get(h->store, s->container, &c) == 0 &&
 	       c.length == s->length && stat(c.path, &st) == 0 &&
 	       S_ISREG(st.st_mode) && (uint64_t)st.st_size == c.length;
 }
 
-/* The form a request asks for: ?encrypt=true|false, by default sealed
- * when fleetd has image keys. -1: a bad value. */
-static int wants_sealed(struct fl_http_req *req)
+static const char *query(struct fl_http_req *req, const char *name)
 {
-	const char *v = MHD_lookup_connection_value(
-		req->conn, MHD_GET_ARGUMENT_KIND, "encrypt");
-
-	if (v == NULL)
-		return req->h->imgkeys != NULL;
-	if (strcmp(v, "false") == 0)
-		return 0;
-	if (strcmp(v, "true") == 0)
-		return req->h->imgkeys != NULL ? 1 : -1;
-	return -1;
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+					   name);
 }
 
-static enum MHD_Result bad_form(struct fl_http_req *req)
+/* The form a request asks for: ?encrypt=true|false, by default sealed
+ * when fleetd has image keys; sealed, ?compress=true|false (zstd, the
+ * default, or stored: for devices without zstd) and ?chunk=N (plaintext
+ * bytes per chunk, a multiple of 4096 from 4096 to 1 MiB; FLD_IMG_CHUNK
+ * by default). NULL, or what is wrong with the query. */
+static const char *want_form(struct fl_http_req *req, struct form *f)
 {
-	return http__error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
-			   req->h->imgkeys != NULL
-				   ? "?encrypt=: true (the default) or false"
-				   : "?encrypt=: this fleetd stores images "
-				     "plain only (false)");
+	const char *v = query(req, "encrypt"), *z = query(req, "compress");
+	const char *k = query(req, "chunk");
+	bool has_keys = req->h->imgkeys != NULL;
+	uint64_t n = 0;
+	size_t i = 0;
+
+	f->is_sealed = has_keys;
+	f->zip = FL_SEAL_ZIP_ZSTD;
+	f->chunk = FLD_IMG_CHUNK;
+	if (v != NULL && strcmp(v, "false") == 0)
+		f->is_sealed = false;
+	else if (v != NULL && (strcmp(v, "true") != 0 || !has_keys))
+		return has_keys ? "?encrypt=: true (the default) or false"
+				: "?encrypt=: this fleetd stores images plain "
+				  "only (false)";
+	if (!f->is_sealed && (z != NULL || k != NULL))
+		return "?compress= and ?chunk= are for encrypted images, not "
+		       "with ?encrypt=false";
+	if (z != NULL && strcmp(z, "false") == 0)
+		f->zip = FL_SEAL_ZIP_NONE;
+	else if (z != NULL && strcmp(z, "true") != 0)
+		return "?compress=: true (the default: zstd) or false (stored, "
+		       "for devices without zstd)";
+	if (k == NULL)
+		return NULL;
+	for (; k[i] >= '0' && k[i] <= '9' && i < 8; i++)
+		n = n * 10 + (uint64_t)(k[i] - '0');
+	if (i == 0 || k[i] != '\0' || k[0] == '0' || n < FL_SEAL_CHUNK_MIN ||
+	    n > FL_SEAL_CHUNK_MAX || n % FL_SEAL_CHUNK_MIN != 0)
+		return "?chunk=: bytes per chunk, a multiple of 4096 from 4096 "
+		       "to 1048576 (16384 by default)";
+	f->chunk = (uint32_t)n;
+	return NULL;
+}
+
+static enum MHD_Result bad_form(struct fl_http_req *req, const char *why)
+{
+	return http__error(req, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", why);
 }
 
 enum MHD_Result artifacts__info(struct fl_http_req *req)
@@ -345,14 +384,17 @@ enum MHD_Result artifacts__info(struct fl_http_req *req)
 	struct fl_store_artifact a;
 	struct fl_runner_sealed s;
 	bool is_plain, is_sealed;
-	int rc, want = wants_sealed(req);
+	struct form f;
+	const char *bad = want_form(req, &f);
+	int rc;
+	bool want = f.is_sealed;
 	cJSON *o;
 
 	if (!http__is_sha256(req->arg))
 		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
 				   "no artifact '%s'", req->arg);
-	if (want < 0)
-		return bad_form(req);
+	if (bad != NULL)
+		return bad_form(req, bad);
 	rc = fl_store_artifact_get(req->h->store, req->arg, &a);
 	if (rc == FL_ENOENT)
 		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
@@ -360,10 +402,15 @@ enum MHD_Result artifacts__info(struct fl_http_req *req)
 	if (rc != 0)
 		return http__store_error(req, rc);
 	is_plain = plain_whole(&a);
-	is_sealed = sealed_whole(req->h, req->arg, &s);
+	is_sealed = sealed_whole(req->h, req->arg, &f, &s);
 	if (want && !is_sealed)
 		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
-				   "%s is not stored encrypted", req->arg);
+				   "%s is not stored encrypted in this form "
+				   "(%s, chunks of %u bytes)",
+				   req->arg,
+				   f.zip == FL_SEAL_ZIP_ZSTD ? "zstd"
+							     : "uncompressed",
+				   (unsigned)f.chunk);
 	if (!want && !is_plain)
 		return http__error(req, MHD_HTTP_NOT_FOUND, "not_found",
 				   "%s has no plain copy (stored encrypted "
@@ -379,7 +426,10 @@ enum MHD_Result artifacts__info(struct fl_http_req *req)
 	    (is_sealed &&
 	     (!cJSON_AddStringToObject(o, "container", s.container) ||
 	      !cJSON_AddNumberToObject(o, "container_length",
-				       (double)s.length)))) {
+				       (double)s.length) ||
+	      !cJSON_AddBoolToObject(o, "compressed",
+				     s.zip == FL_SEAL_ZIP_ZSTD) ||
+	      !cJSON_AddNumberToObject(o, "chunk", (double)s.chunk)))) {
 		cJSON_Delete(o);
 		return MHD_NO;
 	}
@@ -417,7 +467,10 @@ static enum MHD_Result answer_stored(struct fl_http_req *req, unsigned status,
 	    (s != NULL &&
 	     (!cJSON_AddStringToObject(o, "container", s->container) ||
 	      !cJSON_AddNumberToObject(o, "container_length",
-				       (double)s->length)))) {
+				       (double)s->length) ||
+	      !cJSON_AddBoolToObject(o, "compressed",
+				     s->zip == FL_SEAL_ZIP_ZSTD) ||
+	      !cJSON_AddNumberToObject(o, "chunk", (double)s->chunk)))) {
 		cJSON_Delete(o);
 		return MHD_NO;
 	}
@@ -458,8 +511,10 @@ static int write_up(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* A sealed upload's start: the packer over a fresh content key. */
-static enum MHD_Result seal_begin(struct fl_http_req *req, const char *cl)
+/* A sealed upload's start: the packer over a fresh content key, in the
+ * form f. */
+static enum MHD_Result seal_begin(struct fl_http_req *req, const char *cl,
+				  const struct form *f)
 {
 	struct fl_seal_diag sd = {""};
 	uint64_t len = 0;
@@ -480,9 +535,8 @@ static enum MHD_Result seal_begin(struct fl_http_req *req, const char *cl)
 		return http__error(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   "internal", "no random bytes");
 	rc = fl_seal_packer_new((struct fl_seal_packer **)&req->up_packer,
-				req->up_key, FL_SEAL_ZIP_ZSTD, FLD_IMG_LEVEL,
-				FLD_IMG_CHUNK, (uint32_t)len, write_up, req,
-				&sd);
+				req->up_key, f->zip, FLD_IMG_LEVEL, f->chunk,
+				(uint32_t)len, write_up, req, &sd);
 	if (rc != 0) {
 		http__log(req->h, FL_LOG_ERROR, "artifacts: %s", sd.msg);
 		artifacts__put_cleanup(req);
@@ -500,16 +554,18 @@ enum MHD_Result artifacts__put_begin(struct fl_http_req *req)
 	struct fl_runner_sealed s;
 	uint64_t len = 0;
 	const char *cl;
-	bool is_whole;
-	int rc, n, want = wants_sealed(req);
+	struct form f;
+	const char *bad = want_form(req, &f);
+	bool is_whole, want = f.is_sealed;
+	int rc, n;
 
 	if (!http__is_sha256(req->arg))
 		return http__error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
 				   "'%s' is not a SHA-256 digest (64 "
 				   "lower-case hex digits)",
 				   req->arg);
-	if (want < 0)
-		return bad_form(req);
+	if (bad != NULL)
+		return bad_form(req, bad);
 	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 					 MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
@@ -527,7 +583,7 @@ enum MHD_Result artifacts__put_begin(struct fl_http_req *req)
 	rc = stored(h, req->arg, &a, &is_whole);
 	if (rc != 0 && rc != FL_ENOENT)
 		return http__store_error(req, rc);
-	if (want && rc == 0 && sealed_whole(h, req->arg, &s))
+	if (want && rc == 0 && sealed_whole(h, req->arg, &f, &s))
 		return answer_stored(req, MHD_HTTP_OK, a.length, &s);
 	if (!want && rc == 0 && is_whole)
 		return answer_stored(req, MHD_HTTP_OK, a.length, NULL);
@@ -549,7 +605,7 @@ enum MHD_Result artifacts__put_begin(struct fl_http_req *req)
 				   strerror(errno));
 	}
 	if (want)
-		return seal_begin(req, cl);
+		return seal_begin(req, cl, &f);
 	req->up_md = EVP_MD_CTX_new();
 	if (req->up_md == NULL ||
 	    EVP_DigestInit_ex(req->up_md, EVP_sha256(), NULL) != 1) {

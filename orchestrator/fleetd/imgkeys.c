@@ -4,6 +4,11 @@
  *
  * Method: a content record is a few text lines, written once per import:
  *
+ * one per image and form (compression and chunk size; content/<image
+ * sha256> for fleetd's default form, content/<image sha256>.none-4096 and
+ * the like for others, so that one image can be held in several forms at
+ * once, each rollout offering the one its plan asks for):
+ *
  *   fleetd content key 1
  *   container <sha256 hex>
  *   length <container bytes>
@@ -370,13 +375,23 @@ static int gcm(bool is_seal, const uint8_t kek[FLD_KEK_BYTES],
 #define SEALED_KEY_BYTES                                                       \
 	(FL_GCM_IV_BYTES + FL_AES256_KEY_BYTES + FL_GCM_TAG_BYTES)
 
+/* The record of image sealed in the form (zip, chunk): named by the
+ * image's digest for fleetd's default form (zstd, FLD_IMG_CHUNK), by the
+ * digest and the form (<sha256>.none-4096) for any other. */
 static int content_path(char *out, size_t cap, const struct fld_imgkeys *k,
-			const char *image)
+			const char *image, uint8_t zip, uint32_t chunk)
 {
-	return (size_t)snprintf(out, cap, "%s/keys/" CONTENT_DIR "/%s", k->data,
-				image) >= cap
-		       ? FL_EINVAL
-		       : 0;
+	size_t n;
+
+	if (zip == FL_SEAL_ZIP_ZSTD && chunk == FLD_IMG_CHUNK)
+		n = (size_t)snprintf(out, cap, "%s/keys/" CONTENT_DIR "/%s",
+				     k->data, image);
+	else
+		n = (size_t)snprintf(
+			out, cap, "%s/keys/" CONTENT_DIR "/%s.%s-%u", k->data,
+			image, zip == FL_SEAL_ZIP_ZSTD ? "zstd" : "none",
+			(unsigned)chunk);
+	return n >= cap ? FL_EINVAL : 0;
 }
 
 int fld_imgkeys_content_put(struct fld_imgkeys *k, const char *image_sha,
@@ -391,7 +406,8 @@ int fld_imgkeys_content_put(struct fld_imgkeys *k, const char *image_sha,
 	int rc, n;
 
 	if (k == NULL || !is_hex64(image_sha) || s == NULL ||
-	    !is_hex64(s->container) || key == NULL)
+	    !is_hex64(s->container) || key == NULL ||
+	    (s->zip != FL_SEAL_ZIP_ZSTD && s->zip != FL_SEAL_ZIP_NONE))
 		return FL_EINVAL;
 	rc = fld_imgkeys_kek(k, true, diag);
 	if (rc == 0)
@@ -400,7 +416,8 @@ int fld_imgkeys_content_put(struct fld_imgkeys *k, const char *image_sha,
 		rc = ensure_dir(path, sizeof(path), dir, CONTENT_DIR, diag);
 	if (rc != 0)
 		return rc;
-	if (content_path(path, sizeof(path), k, image_sha) != 0)
+	if (content_path(path, sizeof(path), k, image_sha, s->zip, s->chunk) !=
+	    0)
 		return fail(diag, FL_EINVAL, "path too long");
 	aad_len = rec_aad(aad, sizeof(aad), image_sha, s->container);
 	if (fl_seal_random(blob, FL_GCM_IV_BYTES) != 0 ||
@@ -460,6 +477,7 @@ static bool parse_u32(const char *s, uint32_t *out)
 }
 
 int fld_imgkeys_content_get(struct fld_imgkeys *k, const char *image_sha,
+			    uint8_t zip, uint32_t chunk,
 			    struct fl_runner_sealed *s,
 			    uint8_t key[FL_AES256_KEY_BYTES],
 			    struct fld_imgkeys_diag *diag)
@@ -473,7 +491,7 @@ int fld_imgkeys_content_get(struct fld_imgkeys *k, const char *image_sha,
 	if (k == NULL || !is_hex64(image_sha) || s == NULL)
 		return FL_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if (content_path(path, sizeof(path), k, image_sha) != 0)
+	if (content_path(path, sizeof(path), k, image_sha, zip, chunk) != 0)
 		return fail(diag, FL_EINVAL, "path too long");
 	rc = read_small(path, rec, sizeof(rec), &n, true, diag);
 	if (rc != 0)
@@ -488,6 +506,8 @@ int fld_imgkeys_content_get(struct fld_imgkeys *k, const char *image_sha,
 	    (strcmp(v, "zstd") != 0 && strcmp(v, "none") != 0))
 		goto out;
 	s->zip = strcmp(v, "zstd") == 0 ? FL_SEAL_ZIP_ZSTD : FL_SEAL_ZIP_NONE;
+	if (s->zip != zip || s->chunk != chunk)
+		goto out; /* a record under another form's name */
 	rc = 0;
 	if (key == NULL)
 		goto out;
@@ -771,13 +791,13 @@ int fld_wrap_make_device(const char *data_dir, const char *out_dir,
 
 /* ---- the runner's key port ---------------------------------------------- */
 
-static int port_sealed(void *ctx, const char *sha, struct fl_runner_sealed *out,
-		       char *why, size_t why_cap)
+static int port_sealed(void *ctx, const char *sha, uint8_t zip, uint32_t chunk,
+		       struct fl_runner_sealed *out, char *why, size_t why_cap)
 {
 	struct fld_imgkeys *k = ctx;
 	struct fld_imgkeys_diag d = {""};
 	uint8_t key[FL_AES256_KEY_BYTES];
-	int rc = fld_imgkeys_content_get(k, sha, out, key, &d);
+	int rc = fld_imgkeys_content_get(k, sha, zip, chunk, out, key, &d);
 
 	OPENSSL_cleanse(key, sizeof(key));
 	if (rc != 0 && rc != FL_ENOENT && why != NULL)
@@ -801,10 +821,12 @@ static int port_can_wrap(void *ctx, const char *device, const char *group)
 	return recipient(ctx, device, group) != NULL ? 0 : FL_ENOENT;
 }
 
-/* The content key of container (the image image_sha's), held or opened. */
+/* The content key of container (the image image_sha's, sealed in the
+ * form zip, chunk), held or opened. */
 static int content_key(struct fld_imgkeys *k, const char *image_sha,
-		       const char *container, uint8_t key[FL_AES256_KEY_BYTES],
-		       char *why, size_t why_cap)
+		       uint8_t zip, uint32_t chunk, const char *container,
+		       uint8_t key[FL_AES256_KEY_BYTES], char *why,
+		       size_t why_cap)
 {
 	struct fld_imgkeys_diag d = {""};
 	struct fl_runner_sealed s;
@@ -818,7 +840,7 @@ static int content_key(struct fld_imgkeys *k, const char *image_sha,
 			memcpy(key, k->held[i].key, FL_AES256_KEY_BYTES);
 			return 0;
 		}
-	rc = fld_imgkeys_content_get(k, image_sha, &s, key, &d);
+	rc = fld_imgkeys_content_get(k, image_sha, zip, chunk, &s, key, &d);
 	if (rc == 0 && strcmp(s.container, container) != 0) {
 		OPENSSL_cleanse(key, FL_AES256_KEY_BYTES);
 		snprintf(d.msg, sizeof(d.msg),
@@ -934,7 +956,8 @@ static int port_wrap(void *ctx, const char *device, const char *group,
 	(void)fl_hex_encode(image, sizeof(image), m.sha256, sizeof(m.sha256));
 	(void)fl_hex_encode(container, sizeof(container), m.enc_sha256,
 			    sizeof(m.enc_sha256));
-	rc = content_key(k, image, container, key, why, why_cap);
+	rc = content_key(k, image, m.enc_zip, m.enc_chunk, container, key, why,
+			 why_cap);
 	if (rc != 0)
 		return rc;
 	rc = fl_sha256(&fl_crypto_openssl, env->body, env->body_len, digest);

@@ -5,10 +5,12 @@
  *   KEK       DATA/keys/kek: 32 random bytes (mode 0600, made on first
  *             need, refused when group or others may read it), the key
  *             under which every content key is kept
- *   content   DATA/keys/content/<image sha256>: what an image was sealed
- *             into (the container's SHA-256, length, compression, chunk
- *             size) and its content key, encrypted under the KEK
- *             (AES-256-GCM, bound to both digests)
+ *   content   DATA/keys/content/<image sha256>[.<zip>-<chunk>]: what an
+ *             image was sealed into (the container's SHA-256, length,
+ *             compression, chunk size) and its content key, encrypted
+ *             under the KEK (AES-256-GCM, bound to both digests); one per
+ *             form, the default form (zstd, FLD_IMG_CHUNK) without the
+ *             suffix, another as <sha256>.none-4096, <sha256>.zstd-65536
  *   wrap      DATA/wrap/<name>.pem: the public half of each device's (or
  *             group's) wrap key, SubjectPublicKeyInfo PEM; name = device
  *             id or group, 1 to 63 of [A-Za-z0-9._-], the first a letter
@@ -68,19 +70,22 @@ void fld_imgkeys_free(struct fld_imgkeys *k);
 int fld_imgkeys_kek(struct fld_imgkeys *k, bool may_create,
 		    struct fld_imgkeys_diag *diag);
 
-/* Writes the content record of the image image_sha (hex): s and key, the
- * key encrypted under the KEK (made if missing). Replaces a record of the
- * same image. Returns 0 or as fld_imgkeys_kek, FL_EIO. */
+/* Writes the content record of the image image_sha (hex) sealed in the
+ * form s->zip, s->chunk: s and key, the key encrypted under the KEK (made
+ * if missing). Replaces a record of the same image and form. Returns 0,
+ * FL_EINVAL, or as fld_imgkeys_kek, FL_EIO. */
 int fld_imgkeys_content_put(struct fld_imgkeys *k, const char *image_sha,
 			    const struct fl_runner_sealed *s,
 			    const uint8_t key[FL_AES256_KEY_BYTES],
 			    struct fld_imgkeys_diag *diag);
 
-/* Reads the content record of image_sha into *s and, when key is not
- * NULL, opens its key with the KEK. Returns 0, FL_ENOENT (no record),
- * FL_ECORRUPT (a record that does not parse or does not open with this
- * KEK), or as fld_imgkeys_kek. */
+/* Reads the content record of image_sha sealed in the form zip (enum
+ * fl_seal_zip), chunk into *s and, when key is not NULL, opens its key
+ * with the KEK. Returns 0, FL_ENOENT (no record of that form),
+ * FL_ECORRUPT (a record that does not parse, names another form, or does
+ * not open with this KEK), or as fld_imgkeys_kek. */
 int fld_imgkeys_content_get(struct fld_imgkeys *k, const char *image_sha,
+			    uint8_t zip, uint32_t chunk,
 			    struct fl_runner_sealed *s,
 			    uint8_t key[FL_AES256_KEY_BYTES],
 			    struct fld_imgkeys_diag *diag);

@@ -103,11 +103,12 @@ struct fl_runner_sealed {
  * NULL): every image goes out as it is stored, plain, whatever the plan's
  * artifact.encrypt says. */
 struct fl_runner_key_ops {
-	/* The image whose SHA-256 is sha (hex) as fleetd holds it sealed:
-	 * 0 with *out, FL_ENOENT when it holds no container of it, another
-	 * error (why[] says which). */
-	int (*sealed)(void *ctx, const char *sha, struct fl_runner_sealed *out,
-		      char *why, size_t why_cap);
+	/* The image whose SHA-256 is sha (hex) as fleetd holds it sealed
+	 * with compression zip (enum fl_seal_zip) in chunks of chunk bytes:
+	 * 0 with *out, FL_ENOENT when it holds no such container of it,
+	 * another error (why[] says which). */
+	int (*sealed)(void *ctx, const char *sha, uint8_t zip, uint32_t chunk,
+		      struct fl_runner_sealed *out, char *why, size_t why_cap);
 	/* Whether a key can be wrapped for device: its own wrap key, else
 	 * group's (NULL: none). 0 or FL_ENOENT. */
 	int (*can_wrap)(void *ctx, const char *device, const char *group);
@@ -258,7 +259,8 @@ struct fl_runner_error {
  * FL_ETOOBIG (413 too_large), FL_ENOENT (404 not_found: no such
  * artifact), FL_EBUSY (409 conflict: the name exists, or n_conflicts
  * devices overlap), FL_ESTATE (409 not_stored: the artifact is not held
- * in the form the plan asks for, encrypted or plain), the signing port's
+ * in the form the plan asks for: encrypted, with the plan's compression
+ * and chunk size, or plain), the signing port's
  * error, the key port's or a store error (500 internal: nothing
  * recorded). */
 int fl_runner_start(struct fl_runner *r, const char *plan_text, size_t len,

@@ -18,6 +18,7 @@
 
 #include "fl/crypto_openssl.h"
 #include "fl/err.h"
+#include "fl/seal.h"
 #include "runner_priv.h"
 
 static void set_error(struct fl_runner_error *err, int status, const char *code,
@@ -327,6 +328,7 @@ static int artifact_form(struct fl_runner *r, const struct fl_plan *p,
 			 struct fl_runner_error *err)
 {
 	char why[200] = "";
+	uint8_t zip;
 	int rc;
 
 	*is_sealed = false;
@@ -342,13 +344,30 @@ static int artifact_form(struct fl_runner *r, const struct fl_plan *p,
 			  a->sha256);
 		return FL_ESTATE;
 	}
-	rc = r->cfg.key.sealed(r->cfg.key_ctx, a->sha256, s, why, sizeof(why));
-	if (rc == FL_ENOENT) {
+	zip = p->artifact.is_compressed ? FL_SEAL_ZIP_ZSTD : FL_SEAL_ZIP_NONE;
+	rc = r->cfg.key.sealed(r->cfg.key_ctx, a->sha256, zip,
+			       p->artifact.chunk_bytes, s, why, sizeof(why));
+	if (rc == FL_ENOENT && p->artifact.is_compressed &&
+	    p->artifact.chunk_bytes == FL_PLAN_CHUNK_DEFAULT) {
 		set_error(err, 409, "not_stored",
 			  "artifact %.12s is not stored encrypted: upload it "
 			  "without ?encrypt=false, or set artifact.encrypt: "
 			  "false for devices that cannot decrypt",
 			  a->sha256);
+		return FL_ESTATE;
+	}
+	if (rc == FL_ENOENT) {
+		set_error(err, 409, "not_stored",
+			  "artifact %.12s is not stored encrypted %s in "
+			  "chunks of %u bytes, as the plan asks: upload it "
+			  "with ?compress=%s&chunk=%u (fleetctl rollout start "
+			  "does)",
+			  a->sha256,
+			  p->artifact.is_compressed ? "with zstd"
+						    : "uncompressed",
+			  (unsigned)p->artifact.chunk_bytes,
+			  p->artifact.is_compressed ? "true" : "false",
+			  (unsigned)p->artifact.chunk_bytes);
 		return FL_ESTATE;
 	}
 	if (rc != 0) {

@@ -63,7 +63,9 @@ enum {
 	ART_FILE,
 	ART_HARDWARE,
 	ART_FROM,
-	ART_ENCRYPT
+	ART_ENCRYPT,
+	ART_COMPRESS,
+	ART_CHUNK
 };
 enum { TGT_MATCH, TGT_EXCLUDE };
 enum { DEV_MIN_BATTERY, DEV_MIN_FREE_STORAGE, DEV_ACTIVATE };
@@ -100,7 +102,7 @@ static const struct {
 		    "health", "windows", "holds", "stages", "four_eyes"}},
 	[L_ARTIFACT] = {"`artifact`",
 			{"component", "version", "file", "hardware", "from",
-			 "encrypt"}},
+			 "encrypt", "compress", "chunk"}},
 	[L_TARGETS] = {"`targets`", {"match", "exclude"}},
 	[L_DEVICE] = {"`device`",
 		      {"min_battery", "min_free_storage", "activate"}},
@@ -727,6 +729,48 @@ static void check_file(struct ctx *c, const struct plan__node *n)
 		file_ok(c, n, resolved);
 }
 
+/* artifact.compress and artifact.chunk: the form of the encrypted
+ * container (docs/formats.md, "Encrypted image"). */
+static void check_container(struct ctx *c, const struct fields *f)
+{
+	struct fl_plan *p = c->plan;
+	const struct plan__node *z = f->v[ART_COMPRESS], *k = f->v[ART_CHUNK];
+	uint64_t bytes = 0;
+
+	p->artifact.is_compressed = 1;
+	p->artifact.chunk_bytes = FL_PLAN_CHUNK_DEFAULT;
+	if (z != NULL &&
+	    want(c, z, PLAN_SCALAR, "compress", "`true` or `false`", 0)) {
+		if (text_eq(z, "false"))
+			p->artifact.is_compressed = 0;
+		else if (!text_eq(z, "true"))
+			ERR(c, z->pos,
+			    "`compress`: `true` or `false`, not `%s` (true, "
+			    "the default: the encrypted image is compressed "
+			    "with zstd; false: stored, for devices without "
+			    "zstd such as microcontrollers)",
+			    show(c, z));
+	}
+	if (k != NULL && VALUE(c, k, "chunk", "a size",
+			       plan__parse_size(k->text, k->len, &bytes, c->why,
+						sizeof(c->why)))) {
+		if (bytes < FL_PLAN_CHUNK_MIN || bytes > FL_PLAN_CHUNK_MAX ||
+		    bytes % FL_PLAN_CHUNK_MIN != 0)
+			ERR(c, k->pos,
+			    "`chunk`: `%s`: a chunk is a multiple of 4KiB "
+			    "from 4KiB to 1MiB (a device buffers one chunk; "
+			    "the default, 16KiB, is what every agent takes)",
+			    show(c, k));
+		else
+			p->artifact.chunk_bytes = (uint32_t)bytes;
+	}
+	if (!p->artifact.is_encrypted && (z != NULL || k != NULL))
+		WARN(c, (z != NULL ? z : k)->pos,
+		     "`%s` applies to encrypted images only: with `encrypt: "
+		     "false` the image is stored and served plain",
+		     z != NULL ? "compress" : "chunk");
+}
+
 static void check_artifact(struct ctx *c, const struct plan__node *n,
 			   const struct plan__node *key)
 {
@@ -800,6 +844,7 @@ static void check_artifact(struct ctx *c, const struct plan__node *n,
 			    "plain, for devices that cannot decrypt)",
 			    show(c, f.v[ART_ENCRYPT]));
 	}
+	check_container(c, &f);
 	if (f.v[ART_FROM] != NULL) {
 		check_semver_range(c, f.v[ART_FROM]);
 		if (has_version && p->artifact.from != NULL &&

@@ -578,6 +578,7 @@ struct sim {
 	const char *tz;	    /* --tz, NULL: UTC */
 	unsigned keepalive; /* --keepalive, 0: 10 s */
 	unsigned rate;	    /* --rate (bytes/s), 0: unlimited */
+	unsigned chunk_max; /* --chunk-max (bytes), 0: fleet-sim's 16 KiB */
 };
 
 /* Certificates for prefix-000001 ... prefix-n in dir, from fleetd's CA
@@ -602,7 +603,7 @@ static void sim_start(struct sim *s)
 {
 	char certs[PATH_LEN];
 	char broker[64], count[16], key[PATH_LEN + 32], log[PATH_LEN], name[48],
-		seed[16], keepalive[16], rate[16];
+		seed[16], keepalive[16], rate[16], chunk_max[16];
 	const char *argv[40];
 	int i = 0;
 
@@ -655,6 +656,11 @@ static void sim_start(struct sim *s)
 	if (s->rate != 0) {
 		argv[i++] = "--rate";
 		argv[i++] = rate;
+	}
+	if (s->chunk_max != 0) {
+		snprintf(chunk_max, sizeof(chunk_max), "%u", s->chunk_max);
+		argv[i++] = "--chunk-max";
+		argv[i++] = chunk_max;
 	}
 	if (fd_.ca[0] != '\0') {
 		/* Each device its certificate, issued by fleetd's CA. */
@@ -3220,6 +3226,195 @@ static void test_fleetd__encrypted(void **state)
 	assert_int_equal(chmod(path, 0600), 0);
 }
 
+/* A plan for 2.0.0 encrypted in the form compress, chunk, to the
+ * devices labelled ring: ring. */
+static void plan_form(char *plan, size_t cap, const char *name,
+		      const char *compress, const char *chunk, const char *ring)
+{
+	snprintf(plan, cap,
+		 "rollout: %s\n"
+		 "artifact:\n"
+		 "  version: 2.0.0\n"
+		 "  file: fw-2.0.0.bin\n"
+		 "  hardware: [" MODEL "]\n"
+		 "  compress: %s\n"
+		 "  chunk: %s\n"
+		 "targets:\n"
+		 "  match: {ring: %s}\n"
+		 "health:\n"
+		 "  soak: 2s\n"
+		 "  max_failure_rate: 50%%\n"
+		 "  min_devices: 5\n"
+		 "stages:\n"
+		 "  - name: all\n"
+		 "    percent: 100\n",
+		 name, compress, chunk, ring);
+}
+
+/* POST /api/v1/rollouts of plan: the status, *ans the answer. */
+static long post_plan(const char *plan, cJSON **ans)
+{
+	cJSON *req = cJSON_CreateObject();
+	char *body;
+	long st;
+
+	cJSON_AddStringToObject(req, "plan", plan);
+	cJSON_AddStringToObject(req, "artifact_sha256", sha);
+	body = cJSON_PrintUnformatted(req);
+	st = http("POST", "/api/v1/rollouts", body, strlen(body),
+		  "application/json", ans);
+	cJSON_Delete(req);
+	free(body);
+	return st;
+}
+
+/*
+ * Encrypted images for microcontrollers (no zstd, little RAM): fleet-sim
+ * devices taking chunks of at most 4 KiB (--chunk-max 4096). A plan with
+ * compress: false and chunk: 4KiB is refused 409 not_stored until the
+ * image is stored in that form; the upload with ?compress=false&chunk=4096
+ * stores a second container beside the default one (uncompressed: longer
+ * than the image), a content record of its own; bad forms are a 400. The
+ * rollout then installs on its devices. A plan whose chunk (8 KiB,
+ * uploaded by fleetctl with ?chunk=8192) is larger than what its device
+ * takes is refused by the device (chunk_size), nothing installed.
+ */
+static void test_fleetd__mcu(void **state)
+{
+	char plan[2048], path[PATH_LEN + 96], *img, *v;
+	const char *c16, *c4;
+	cJSON *ans = NULL, *def = NULL, *ro;
+	uint64_t end;
+	long st;
+
+	(void)state;
+	bring_up(); /* the image stored in the default form */
+	assert_true(fd_.ca[0] != '\0');
+	sims[0].chunk_max = 4096;
+	fleet(0, "m", 2, "ring=a", NULL);
+	sims[1].chunk_max = 4096;
+	fleet(1, "w", 1, "ring=b", NULL);
+
+	/* not stored in the plan's form: 409, nothing started */
+	plan_form(plan, sizeof(plan), "mcu", "false", "4KiB", "a");
+	st = post_plan(plan, &ans);
+	assert_int_equal(st, 409);
+	assert_string_equal(jstr(jget(ans, "error"), "code"), "not_stored");
+	assert_non_null(strstr(jstr(jget(ans, "error"), "message"),
+			       "?compress=false&chunk=4096"));
+	cJSON_Delete(ans);
+	ans = NULL;
+	assert_null(get_rollout("mcu"));
+
+	/* bad forms: 400, nothing stored */
+	path_of(path, sizeof(path), "fw-2.0.0.bin");
+	img = read_text(path);
+	assert_non_null(img);
+	{
+		static const char *const bad[] = {
+			"?compress=no",
+			"?chunk=5000",
+			"?chunk=2048",
+			"?chunk=2097152",
+			"?chunk=04096",
+			"?chunk=4096x",
+			"?encrypt=false&chunk=4096",
+			"?encrypt=false&compress=false",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(path, sizeof(path), "/api/v1/artifacts/%s%s",
+				 sha, bad[i]);
+			st = http("PUT", path, img, IMAGE_BYTES,
+				  "application/octet-stream", NULL);
+			if (st != 400)
+				fprintf(stderr, "%s: %ld\n", bad[i], st);
+			assert_int_equal(st, 400);
+		}
+	}
+	snprintf(path, sizeof(path),
+		 "/api/v1/artifacts/%s?compress=false&chunk=4096", sha);
+	assert_int_equal(http("GET", path, NULL, 0, NULL, NULL), 404);
+
+	/* stored in that form too: a container of its own */
+	st = http("PUT", path, img, IMAGE_BYTES, "application/octet-stream",
+		  &ans);
+	free(img);
+	assert_int_equal(st, 201);
+	assert_true(cJSON_IsTrue(jget(ans, "encrypted")));
+	assert_false(cJSON_IsTrue(jget(ans, "compressed")));
+	assert_int_equal((int)jnum(ans, "chunk"), 4096);
+	assert_true(jnum(ans, "container_length") > IMAGE_BYTES);
+	c4 = jstr(ans, "container");
+	assert_non_null(c4);
+	snprintf(path, sizeof(path), "/api/v1/artifacts/%s", sha);
+	def = get_json(path);
+	assert_non_null(def);
+	assert_true(cJSON_IsTrue(jget(def, "compressed")));
+	assert_int_equal((int)jnum(def, "chunk"), 16384);
+	assert_true(jnum(def, "container_length") < IMAGE_BYTES);
+	c16 = jstr(def, "container");
+	assert_non_null(c16);
+	assert_string_not_equal(c4, c16);
+	snprintf(path, sizeof(path), "%s/keys/content/%s", fd_.data, sha);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/keys/content/%s.none-4096", fd_.data,
+		 sha);
+	assert_int_equal(access(path, F_OK), 0);
+	cJSON_Delete(def);
+	cJSON_Delete(ans);
+	ans = NULL;
+
+	/* installs on devices that take 4 KiB chunks */
+	st = post_plan(plan, &ans);
+	assert_int_equal(st, 201);
+	cJSON_Delete(ans);
+	ans = NULL;
+	ro = get_rollout("mcu");
+	assert_non_null(ro);
+	assert_true(cJSON_IsTrue(jget(ro, "encrypted")));
+	assert_false(cJSON_IsTrue(jget(ro, "compressed")));
+	assert_int_equal((int)jnum(ro, "chunk"), 4096);
+	cJSON_Delete(ro);
+	wait_state("mcu", "complete");
+	wait_versions("m", 2, "2.0.0");
+
+	/* a chunk larger than the device takes: refused, nothing installed */
+	plan_form(plan, sizeof(plan), "mcu-big", "false", "8KiB", "b");
+	if (fleetctl_bin != NULL) {
+		char file[PATH_LEN], out[PATH_LEN];
+
+		path_of(file, sizeof(file), "mcu-big.yaml");
+		path_of(out, sizeof(out), "fleetctl.out");
+		write_text(file, plan);
+		assert_int_equal(fleetctl(out, "rollout", "start", file), 0);
+	} else {
+		path_of(path, sizeof(path), "fw-2.0.0.bin");
+		img = read_text(path);
+		assert_non_null(img);
+		snprintf(path, sizeof(path),
+			 "/api/v1/artifacts/%s?compress=false&chunk=8192", sha);
+		st = http("PUT", path, img, IMAGE_BYTES,
+			  "application/octet-stream", NULL);
+		free(img);
+		assert_int_equal(st, 201);
+		assert_int_equal(post_plan(plan, &ans), 201);
+		cJSON_Delete(ans);
+		ans = NULL;
+	}
+	end = now_ms() + WAIT_S * 1000u;
+	while ((v = member_field("mcu-big", "w-000001", "reason")) == NULL) {
+		assert_true(now_ms() < end);
+		sleep_ms(200);
+	}
+	assert_string_equal(v, "chunk_size");
+	free(v);
+	assert_int_equal(census("w", "1.0.0").on_version, 1);
+	snprintf(path, sizeof(path), "%s/keys/content/%s.none-8192", fd_.data,
+		 sha);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
 static void test_fleetd__insecure(void **state)
 {
 	struct peer p;
@@ -3281,6 +3476,8 @@ int main(int argc, char **argv)
 							   setup, teardown)},
 		{"encrypted", cmocka_unit_test_setup_teardown(
 				      test_fleetd__encrypted, setup, teardown)},
+		{"mcu", cmocka_unit_test_setup_teardown(test_fleetd__mcu, setup,
+							teardown)},
 	};
 
 	if (argc != 5 && argc != 6) {

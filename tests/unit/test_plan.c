@@ -515,6 +515,66 @@ static void test_plan__four_eyes_is_a_boolean_about_approvals(void **state)
 		     "`four_eyes`?");
 }
 
+static void test_plan__container_form_is_compress_and_chunk(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = expect_valid(HEAD ALL);
+	assert_true(r->plan->artifact.is_encrypted);
+	assert_true(r->plan->artifact.is_compressed);
+	assert_int_equal(r->plan->artifact.chunk_bytes, 16384);
+	assert_int_equal(FL_PLAN_CHUNK_DEFAULT, 16384);
+	result_free(r);
+	r = expect_valid(HEAD "  compress: false\n  chunk: 4KiB\n" ALL);
+	assert_false(r->plan->artifact.is_compressed);
+	assert_int_equal(r->plan->artifact.chunk_bytes, 4096);
+	result_free(r);
+	r = expect_valid(HEAD "  compress: true\n  chunk: 1MiB\n" ALL);
+	assert_true(r->plan->artifact.is_compressed);
+	assert_int_equal(r->plan->artifact.chunk_bytes, 1024 * 1024);
+	result_free(r);
+	r = expect_valid(HEAD "  chunk: 12288B\n" ALL);
+	assert_int_equal(r->plan->artifact.chunk_bytes, 12288);
+	result_free(r);
+	expect_error(HEAD "  compress: no\n" ALL, 6, 13,
+		     "`compress`: `true` or `false`, not `no` (true, the "
+		     "default: the encrypted image is compressed with zstd; "
+		     "false: stored, for devices without zstd such as "
+		     "microcontrollers)");
+	expect_error(HEAD "  compress: [false]\n" ALL, 6, 13,
+		     "`compress`: expected `true` or `false`, found a list");
+	expect_error(HEAD "  chunk: 6KiB\n" ALL, 6, 10,
+		     "`chunk`: `6KiB`: a chunk is a multiple of 4KiB from "
+		     "4KiB to 1MiB (a device buffers one chunk; the default, "
+		     "16KiB, is what every agent takes)");
+	expect_error(HEAD "  chunk: 2KiB\n" ALL, 6, 10,
+		     "`chunk`: `2KiB`: a chunk is a multiple of 4KiB from "
+		     "4KiB to 1MiB (a device buffers one chunk; the default, "
+		     "16KiB, is what every agent takes)");
+	expect_error(HEAD "  chunk: 2MiB\n" ALL, 6, 10,
+		     "`chunk`: `2MiB`: a chunk is a multiple of 4KiB from "
+		     "4KiB to 1MiB (a device buffers one chunk; the default, "
+		     "16KiB, is what every agent takes)");
+	expect_error(HEAD "  chunk: 4096\n" ALL, 6, 10,
+		     "`chunk`: `4096` is not a size: write a whole number and "
+		     "B, KiB, MiB or GiB, like 2MiB");
+	expect_error(HEAD "  chunk: 4KB\n" ALL, 6, 10,
+		     "`chunk`: `4KB`: sizes use the units B, KiB, MiB and GiB: "
+		     "write 4KiB");
+	expect_one(HEAD "  encrypt: false\n  compress: false\n" ALL,
+		   FL_DIAG_WARNING, 7, 13,
+		   "`compress` applies to encrypted images only: with "
+		   "`encrypt: false` the image is stored and served plain");
+	expect_one(HEAD "  encrypt: false\n  chunk: 4KiB\n" ALL,
+		   FL_DIAG_WARNING, 7, 10,
+		   "`chunk` applies to encrypted images only: with `encrypt: "
+		   "false` the image is stored and served plain");
+	expect_error(HEAD "  chunks: 4KiB\n" ALL, 6, 3,
+		     "unknown key `chunks` in `artifact`; did you mean "
+		     "`chunk`?");
+}
+
 static void test_plan__yaml_styles_mean_the_same(void **state)
 {
 	/* Block and flow styles, quoted keys and values, a comment, a BOM. */
@@ -2075,6 +2135,8 @@ int main(int argc, char **argv)
 			test_plan__rollback_timeout_is_a_duration_0s_allowed),
 		cmocka_unit_test(
 			test_plan__four_eyes_is_a_boolean_about_approvals),
+		cmocka_unit_test(
+			test_plan__container_form_is_compress_and_chunk),
 		cmocka_unit_test(
 			test_plan__unnamed_stages_are_named_by_position),
 		cmocka_unit_test(test_plan__stage_kinds_and_values_are_typed),

@@ -26,6 +26,11 @@
 #define FL_PLAN_MAX_LABELS     16   /* keys in one match */
 #define FL_PLAN_MAX_VALUES     64   /* values of one label key */
 #define FL_PLAN_MAX_DEVICE_IDS 4096 /* a stage's devices, targets.exclude */
+/* artifact.chunk: what the container format allows (docs/formats.md,
+ * "Encrypted image"), and fleetd's default, which every agent takes. */
+#define FL_PLAN_CHUNK_MIN      4096u
+#define FL_PLAN_CHUNK_MAX      (1024u * 1024u)
+#define FL_PLAN_CHUNK_DEFAULT  16384u
 #define FL_PLAN_MAX_FILE_BYTES (1u << 20)
 #define FL_PLAN_MAX_DEPTH      16 /* YAML nesting */
 #define FL_PLAN_MAX_DIAGS      100
@@ -156,6 +161,14 @@ struct fl_plan {
 		/* encrypt (default true): fleetd stores and serves the image
 		 * encrypted and wraps its key for each device; false: plain */
 		uint8_t is_encrypted;
+		/* compress (default true): the encrypted container's chunks
+		 * are zstd frames; false: stored (for devices without zstd,
+		 * such as microcontrollers) */
+		uint8_t is_compressed;
+		/* chunk: the container's plaintext bytes per chunk, a
+		 * multiple of 4 KiB in [FL_PLAN_CHUNK_MIN,
+		 * FL_PLAN_CHUNK_MAX]; a device buffers one chunk */
+		uint32_t chunk_bytes;
 		struct fl_pos pos;
 	} artifact;
 
