@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2034 # the *_pid variables are stopped by name (LIB_PIDS, agent_lib.sh)
 # fleet_agent.sh -- the built fleet-agent as a device runs it, against a
 # real mosquitto and a real HTTP server, in a temporary folder:
 #
@@ -48,12 +49,8 @@ FM=$2
 HTTPD=$3
 FREE_PORT=$4
 MOSQUITTO=$5
-abs() {
-	case $1 in
-	/*) echo "$1" ;;
-	*) echo "$PWD/$1" ;;
-	esac
-}
+# shellcheck source=agent_lib.sh
+. "$(dirname "$0")/agent_lib.sh"
 AGENT=$(abs "$AGENT")
 FM=$(abs "$FM")
 HTTPD=$(abs "$HTTPD")
@@ -63,64 +60,9 @@ TOPIC=fleet/v1/dev/$ID
 IMG_BYTES=196608
 CKPT=16384
 
-tmp=$(mktemp -d)
-mq_pid=""
-sub_pid=""
-http_pid=""
-agent_pid=""
-
-stop_pid() {
-	if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
-		kill "$1" 2>/dev/null
-		wait "$1" 2>/dev/null
-	fi
-}
-
-cleanup() {
-	stop_pid "$agent_pid"
-	stop_pid "$sub_pid"
-	stop_pid "$http_pid"
-	stop_pid "$mq_pid"
-	if [ -n "${FL_TEST_KEEP:-}" ]; then
-		echo "kept: $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-cd "$tmp" || exit 1
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in agent.log sub.log http.log mq.log; do
-		if [ -s "$f" ]; then
-			echo "--- $f (tail)" >&2
-			tail -25 "$f" >&2
-		fi
-	done
-	exit 1
-}
-
-# wait_for FILE REGEX [SECONDS] [FROM_LINE]: until a line of FILE (after
-# line FROM_LINE) matches.
-wait_for() {
-	n=0
-	limit=$((${3:-30} * 10))
-	from=${4:-0}
-	while [ $n -lt $limit ]; do
-		if [ -f "$1" ] && tail -n +$((from + 1)) "$1" | grep -Eq -- "$2"; then
-			return 0
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
-	fail "no line matching '$2' in $1 after ${3:-30} s"
-}
-
-lines() {
-	if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
-}
+LIB_PIDS="agent_pid sub_pid http_pid mq_pid"
+LIB_LOGS="agent.log sub.log http.log mq.log"
+lib_start
 
 # ---- the broker
 MQ_PORT=$("$FREE_PORT") || fail "no free port"

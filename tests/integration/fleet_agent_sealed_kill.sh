@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2034 # the *_pid variables are stopped by name (LIB_PIDS, agent_lib.sh)
 # fleet_agent_sealed_kill.sh -- kill -9 sweep of fleet-agent on the
 # encrypted path: the built fleet-agent with its wrap key, a real
 # mosquitto, the real HTTP range server (support/http_range_server.c)
@@ -33,12 +34,8 @@ set -u
 	echo "usage: $0 FLEET_AGENT FLEET_MANIFEST HTTP_RANGE_SERVER FREE_PORT MOSQUITTO" >&2
 	exit 2
 }
-abs() {
-	case $1 in
-	/*) echo "$1" ;;
-	*) echo "$PWD/$1" ;;
-	esac
-}
+# shellcheck source=agent_lib.sh
+. "$(dirname "$0")/agent_lib.sh"
 AGENT=$(abs "$1")
 FM=$(abs "$2")
 HTTPD=$(abs "$3")
@@ -50,66 +47,15 @@ SLOT=524288
 CHUNK=16384
 RATE=48000
 
-tmp=$(mktemp -d)
-mq_pid=""
-sub_pid=""
-http_pid=""
-agent_pid=""
-
-stop_pid() {
-	if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
-		kill "$1" 2>/dev/null
-		wait "$1" 2>/dev/null
-	fi
-}
-
-cleanup() {
-	stop_pid "$agent_pid"
+LIB_PIDS="agent_pid sub_pid http_pid mq_pid"
+LIB_LOGS="agent.log sub.log http.log mq.log"
+# shellcheck disable=SC2317 # called at exit by lib_cleanup
+lib_cleanup_hook() {
 	if [ -f "$tmp/reboot.pid" ]; then
 		kill "$(cat "$tmp/reboot.pid")" 2>/dev/null
 	fi
-	stop_pid "$sub_pid"
-	stop_pid "$http_pid"
-	stop_pid "$mq_pid"
-	if [ -n "${FL_TEST_KEEP:-}" ]; then
-		echo "kept: $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-cd "$tmp" || exit 1
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in agent.log sub.log http.log mq.log; do
-		if [ -s "$f" ]; then
-			echo "--- $f (tail)" >&2
-			tail -25 "$f" >&2
-		fi
-	done
-	exit 1
-}
-
-# wait_for FILE REGEX [SECONDS] [FROM_LINE]
-wait_for() {
-	n=0
-	limit=$((${3:-30} * 10))
-	from=${4:-0}
-	while [ $n -lt $limit ]; do
-		if [ -f "$1" ] && tail -n +$((from + 1)) "$1" | grep -Eq -- "$2"; then
-			return 0
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
-	fail "no line matching '$2' in $1 after ${3:-30} s"
-}
-
-lines() {
-	if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
-}
+lib_start
 
 sent_total() {
 	awk '/^done / {s += $4} END {print s + 0}' http.log
