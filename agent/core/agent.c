@@ -51,6 +51,7 @@
 #define REBOOT_AGAIN_MS		  60000u
 #define WINDOW_RECHECK_MS	  60000u
 #define POLL_MAX_MS		  1000u
+#define POLL_IDLE_MAX_MS	  60000u
 #define STEPS_MAX		  4u
 #define MIN_PER_DAY		  1440u
 
@@ -1040,12 +1041,18 @@ static int run_poll(struct fl_agent *a, uint32_t *next_ms)
 			if (a->st.job.phase == phase || a->reboot_ms != 0)
 				break;
 		}
-		if (a->st.job.phase != FL_AGENT_DONE &&
-		    a->st.job.phase != FL_AGENT_NONE && !a->is_dl_active)
+		if (a->st.job.phase == FL_AGENT_DONE ||
+		    a->st.job.phase == FL_AGENT_NONE)
+			next = POLL_IDLE_MAX_MS; /* see fl_agent_poll() */
+		else if (!a->is_dl_active)
 			set_next(&next, now, a->next_ms);
 	}
 	fl_agent__health_poll(a, now, false);
-	set_next(&next, now, a->health_ms);
+	/* Health is sent only while connected (a due report goes out at
+	 * the reconnect, fl_agent_on_connect): offline, its due time would
+	 * make every poll ask to run again at once. */
+	if (a->is_connected)
+		set_next(&next, now, a->health_ms);
 	if (next_ms != NULL)
 		*next_ms = next;
 	return rc;
@@ -1072,8 +1079,9 @@ int fl_agent_on_connect(struct fl_agent *a)
 	a->is_broker_reached = true;
 	fl_agent__reported(a);
 	fl_agent__status(a, NULL);
-	if (!a->is_health_sent)
-		fl_agent__health_poll(a, fl_agent__mono(a), true);
+	/* The first report of the boot at once; a later one that fell due
+	 * while offline, now. */
+	fl_agent__health_poll(a, fl_agent__mono(a), !a->is_health_sent);
 	return 0;
 }
 

@@ -1313,6 +1313,39 @@ static void test_agent__offline_reports_sent_after_reconnect(void **state)
 	fx_free(f);
 }
 
+/* Offline with a health report due, the agent does not ask to be polled
+ * again at once (a busy loop on a device that cannot reach its broker);
+ * the report goes out at the reconnect. */
+static void test_agent__offline_health_due_no_busy_poll(void **state)
+{
+	struct fx *f = boot_new(1);
+	unsigned n_health, polls = 0;
+	uint64_t end;
+
+	(void)state;
+	f->w.is_online = false;
+	fl_agent_on_disconnect(&f->run->agent);
+	n_health = f->w.n_health;
+	/* ten health intervals (the default: 60 s) offline */
+	end = f->w.mono_ms + 600000u;
+	while (f->w.mono_ms < end) {
+		uint32_t next = 0;
+
+		assert_int_equal(fl_agent_poll(&f->run->agent, &next), 0);
+		assert_true(next >= 1000u);
+		polls++;
+		fx_advance(f, next);
+	}
+	assert_true(polls <= 600u);
+	assert_int_equal(f->w.n_health, n_health);
+	assert_int_equal(fx_connect(f), 0);
+	assert_int_equal(f->w.n_health, n_health + 1);
+	/* and on schedule again once connected */
+	assert_int_equal(fx_run_for(f, 61000), 0);
+	assert_int_equal(f->w.n_health, n_health + 2);
+	fx_free(f);
+}
+
 /* ---- stores and sizes
  * ------------------------------------------------------------ */
 
@@ -1487,6 +1520,7 @@ int main(void)
 		cmocka_unit_test(test_agent__idle_activation),
 		cmocka_unit_test(
 			test_agent__health_failure_rejects_and_reverts),
+		cmocka_unit_test(test_agent__offline_health_due_no_busy_poll),
 		cmocka_unit_test(test_agent__trial_needs_broker_boot_and_hook),
 		cmocka_unit_test(test_agent__trial_without_broker_reverts),
 		cmocka_unit_test(test_agent__boot_loader_revert_is_reported),

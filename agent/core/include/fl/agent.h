@@ -495,7 +495,13 @@ int fl_agent_init(struct fl_agent *a, const struct fl_agent_config *cfg);
 /* Does what is due: preconditions, a download try, activation, trial
  * health samples and the decision, periodic health reports. Sets
  * *next_ms (may be NULL) to the milliseconds until it wants to be called
- * again (at most 1000). Returns 0 or a store or flash error. */
+ * again: at most 1000 while a job is in progress or a reboot is awaited;
+ * idle (no job, or the last one finished), at most 60000, until the next
+ * health report while connected. Anything that gives the agent work (a
+ * command, a connection) arrives through a call that acts at once, and
+ * the caller polls after it (an idle fleet of simulated devices then
+ * costs one poll per device a minute, not one a second). Returns 0 or a
+ * store or flash error. */
 int fl_agent_poll(struct fl_agent *a, uint32_t *next_ms);
 
 /* The MQTT connection is up (after CONNACK and the cmd subscription) or
