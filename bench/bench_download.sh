@@ -12,8 +12,9 @@
 # reaches the broker (mosquitto_sub stamps each message): the manifest
 # checked, the job persisted (one state save: its preconditions hold at
 # once), the slot's record invalidated, the download streamed into the
-# inactive slot while hashing (the file backend's thread writes it to the
-# file meanwhile), the slot synced (fdatasync) and the digest checked, and
+# inactive slot while hashing (a thread of the file backend writes it to
+# the file meanwhile, and another flushes it, fdatasync, every 4 MiB), the
+# slot synced (fdatasync: the last few MiB) and the digest checked, and
 # the record made STAGED; the state's save follows the status. A file's
 # reads are its page cache, so the slot is not read back before STAGED
 # (firmware-hal/src/installer.c); activation verifies it right after
@@ -21,10 +22,11 @@
 # the same URL to the same file system; it hashes nothing, syncs nothing
 # and verifies nothing, so the ratio is what the agent does for safety
 # over a bare copy: the state save and the record's sync before the first
-# byte, the hash, and the end of the slot's write-back to the disk at the
-# final fdatasync. RUNS rounds (FL_BENCH_RUNS, default 5) each time curl
-# and then, at once, the agent; the verdict is on the median of the
-# rounds' ratios. Timings on a shared machine vary by 2x or more from one
+# byte, the hash, and the disk writing the image durably as it arrives
+# (whatever of it the disk has not flushed when the last byte arrives, the
+# final fdatasync waits for). RUNS rounds (FL_BENCH_RUNS, default 5) each
+# time curl and then, at once, the agent; the verdict is on the median of
+# the rounds' ratios. Timings on a shared machine vary by 2x or more from one
 # second to the next: compare the two only within a round.
 set -u
 [ $# -ge 5 ] || {

@@ -22,6 +22,15 @@
 #define FL_LINUX_WBUF_BYTES	 (1024u * 1024u)
 #define FL_LINUX_WRITEBACK_BYTES (1024u * 1024u)
 
+/* File backend: what its write-back thread writes is made durable
+ * (fdatasync, by a flusher thread) every FL_LINUX_FLUSH_BYTES, while the
+ * thread and the caller go on: a disk with a volatile write cache (a
+ * virtual disk whose host caches writes, an SSD, eMMC) then writes an
+ * image to its medium as it streams in, and the sync at its end waits for
+ * the last few MiB only, not for the device to write the whole image out
+ * of its cache. */
+#define FL_LINUX_FLUSH_BYTES (4u * 1024u * 1024u)
+
 /* File backend: buffers of FL_LINUX_WBUF_BYTES for its write-back thread,
  * one being gathered while the others wait for (or are in) the thread's
  * write. */
@@ -55,9 +64,11 @@ struct fl_linux_dev {
 extern const struct fl_flash_ops fl_flash_linux__file_ops;
 
 /* File backend: waits until its write-back thread has written every full
- * run (not a run still being gathered). Returns 0, or FL_EIO when a write
- * failed (reported here, as by any other call; what failed stays queued).
- * For tests that look at the system calls made. */
+ * run (not a run still being gathered), and its flusher has made them
+ * durable if a flush was due. Returns 0, or FL_EIO when a write failed
+ * (reported here, as by any other call; what failed stays queued; a
+ * failed flush is left for the next sync). For tests that look at the
+ * system calls made. */
 int fl_flash_linux__wait_idle(struct fl_flash *fl);
 extern const struct fl_flash_ops fl_flash_linux__mtd_ops;
 

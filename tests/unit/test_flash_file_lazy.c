@@ -7,18 +7,22 @@
  * close) finds it written out first, in order, in the backend and in the
  * file; a failure to write out is reported by the call that tries and
  * leaves it pending; the disk's write-back is started every
- * FL_LINUX_WRITEBACK_BYTES, and its failure changes nothing. Full runs are
+ * FL_LINUX_WRITEBACK_BYTES, and its failure changes nothing; what the
+ * thread wrote is flushed (fdatasync) every FL_LINUX_FLUSH_BYTES, and a
+ * failure of that flush is reported by the next sync, once. Full runs are
  * written by the backend's write-back thread: where a test looks at the
  * system calls made, it first waits for the thread (fl_flash_linux__
  * wait_idle); a run the thread fails is reported by a later call, all or
  * nothing, and written again after.
  *
  * A syscall table wraps the real one to count the bytes written, record
- * the order of writes and syncs, and make writes fail. Files live in a
- * mkdtemp directory removed at the end.
+ * the order of writes and syncs, and make writes and syncs fail; the
+ * backend's thread writes while its flusher syncs, so what both record is
+ * kept under a lock. Files live in a mkdtemp directory removed at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,7 +36,7 @@
 
 #include "fl/err.h"
 #include "fl/flash_linux.h"
-#include "flash_linux_priv.h" /* FL_LINUX_WRITEBACK_BYTES */
+#include "flash_linux_priv.h" /* FL_LINUX_WRITEBACK_BYTES, _FLUSH_BYTES */
 
 #define UNIT 4096u
 #define MIB  (1024u * 1024u)
@@ -67,17 +71,35 @@ struct spy {
 	uint64_t bytes_written;
 	unsigned pwrites, pwrite_fail_at; /* 1-based (0: none) */
 	unsigned sfrs;
-	int sfr_errno; /* sync_file_range fails with it (0: works) */
-	char log[64];  /* 'w' per write, 's' per fdatasync */
+	int sfr_errno;	    /* sync_file_range fails with it (0: works) */
+	pthread_mutex_t mu; /* over what follows */
+	unsigned syncs, sync_fail_at; /* 1-based (0: none) */
+	int sync_errno;		      /* of the failure at sync_fail_at */
+	char log[64];		      /* 'w' per write, 's' per fdatasync */
 	size_t log_len;
 };
 
 static void note(struct spy *s, char c)
 {
+	pthread_mutex_lock(&s->mu);
 	if (s->log_len + 1 < sizeof(s->log)) {
 		s->log[s->log_len++] = c;
 		s->log[s->log_len] = '\0';
 	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The fdatasyncs made, and the log so far (a copy, under the lock). */
+static unsigned syncs_of(struct spy *s, char *log, size_t log_size)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->syncs;
+	if (log != NULL)
+		snprintf(log, log_size, "%s", s->log);
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 static int s_open(void *ctx, const char *path, int flags, unsigned mode)
@@ -135,8 +157,16 @@ static int s_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 static int s_fdatasync(void *ctx, int fd)
 {
 	struct spy *s = ctx;
+	int is_fail;
 
 	note(s, 's');
+	pthread_mutex_lock(&s->mu);
+	is_fail = ++s->syncs == s->sync_fail_at;
+	pthread_mutex_unlock(&s->mu);
+	if (is_fail) {
+		errno = s->sync_errno;
+		return -1;
+	}
 	return s->real->fdatasync(s->real->ctx, fd);
 }
 
@@ -156,6 +186,7 @@ static int s_sync_file_range(void *ctx, int fd, uint64_t off, uint64_t len,
 static void spy_init(struct spy *s)
 {
 	memset(s, 0, sizeof(*s));
+	assert_int_equal(pthread_mutex_init(&s->mu, NULL), 0);
 	s->real = fl_flash_linux_sys_default();
 	s->sys.version = FL_FLASH_LINUX_SYS_VERSION;
 	s->sys.ctx = s;
@@ -173,8 +204,12 @@ static void spy_reset(struct spy *s)
 {
 	s->bytes_written = 0;
 	s->pwrites = 0;
+	pthread_mutex_lock(&s->mu);
+	s->syncs = 0;
+	s->sync_fail_at = 0;
 	s->log_len = 0;
 	s->log[0] = '\0';
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* --- helpers ------------------------------------------------------------- */
@@ -604,6 +639,115 @@ static void test_flash_file__write_back_starts_every_few_mib(void **state)
 	fl_flash_linux_close(&fl);
 }
 
+static void test_flash_file__write_back_is_flushed_every_few_mib(void **state)
+{
+	static uint8_t chunk[MIB], buf[MIB];
+	const unsigned runs = FL_LINUX_FLUSH_BYTES / MIB;
+	struct fl_flash fl;
+	struct fl_area a;
+	struct spy s;
+	char p[512], log[64];
+	unsigned units = 3 * FL_LINUX_FLUSH_BYTES / UNIT;
+
+	(void)state;
+	_Static_assert(FL_LINUX_FLUSH_BYTES % MIB == 0 &&
+			       FL_LINUX_FLUSH_BYTES >= 2 * MIB,
+		       "the test writes the interval in whole MiB");
+	open_dev(&fl, &a, &s, p, sizeof(p), units);
+	fill_pattern(chunk, sizeof(chunk), 11);
+	/* One interval short: nothing flushed. */
+	for (unsigned i = 0; i + 1 < runs; i++)
+		assert_int_equal(fl_area_write(&a, i * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
+	assert_int_equal(syncs_of(&s, NULL, 0), 0);
+	/* The run that completes it: one fdatasync, after the writes, and
+	 * waiting for the thread waits for it too. */
+	assert_int_equal(fl_area_write(&a, (runs - 1) * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
+	assert_int_equal(syncs_of(&s, log, sizeof(log)), 1);
+	assert_int_equal(log[runs], 's');
+	assert_int_equal(strlen(log), runs + 1);
+	/* The count starts again after it, and after a sync: half an
+	 * interval before the sync and half after flush nothing. */
+	for (unsigned i = 0; i < runs / 2; i++)
+		assert_int_equal(
+			fl_area_write(&a, (runs + i) * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_area_sync(&a), 0);
+	assert_int_equal(syncs_of(&s, NULL, 0), 2); /* the sync's own */
+	for (unsigned i = 0; i < runs - runs / 2; i++)
+		assert_int_equal(
+			fl_area_write(&a, (2 * runs + i) * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
+	assert_int_equal(syncs_of(&s, NULL, 0), 2);
+	/* The bytes are the file's, through the backend and beside it. */
+	assert_int_equal(fl_area_read(&a, (runs - 1) * MIB, buf, MIB), 0);
+	assert_memory_equal(buf, chunk, MIB);
+	file_bytes(p, (2 * runs) * MIB, buf, MIB);
+	assert_memory_equal(buf, chunk, MIB);
+	fl_flash_linux_close(&fl);
+}
+
+static void test_flash_file__failed_flush_fails_the_next_sync(void **state)
+{
+	static uint8_t chunk[MIB];
+	const unsigned runs = FL_LINUX_FLUSH_BYTES / MIB;
+	const struct fl_flash_linux_diag *e;
+	struct fl_flash fl;
+	struct fl_area a;
+	struct spy s;
+	char p[512];
+
+	(void)state;
+	open_dev(&fl, &a, &s, p, sizeof(p), 2 * FL_LINUX_FLUSH_BYTES / UNIT);
+	e = fl_flash_linux_last_error(&fl);
+	fill_pattern(chunk, sizeof(chunk), 12);
+	/* The flusher's fdatasync fails: nothing says so until the sync,
+	 * whose own fdatasync works: the sync fails with the flusher's
+	 * error, once (the kernel would not report it again). */
+	s.sync_fail_at = 1;
+	s.sync_errno = EIO;
+	for (unsigned i = 0; i < runs; i++)
+		assert_int_equal(fl_area_write(&a, i * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
+	assert_int_equal(syncs_of(&s, NULL, 0), 1);
+	assert_string_equal(e->msg, "");
+	assert_int_equal(fl_area_write(&a, runs * MIB, chunk, 100), 0);
+	assert_int_equal(fl_area_sync(&a), FL_EIO);
+	assert_int_equal(syncs_of(&s, NULL, 0), 2);
+	assert_int_equal(e->sys_errno, EIO);
+	assert_non_null(strstr(e->msg, "fdatasync of the write-back"));
+	assert_int_equal(fl_area_sync(&a), 0);
+
+	/* Its own failure is reported as before, and takes the flusher's
+	 * with it: one failure, one report. */
+	spy_reset(&s);
+	s.sync_fail_at = 1;
+	s.sync_errno = ENOSPC;
+	for (unsigned i = 0; i < runs; i++)
+		assert_int_equal(fl_area_write(&a, i * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
+	pthread_mutex_lock(&s.mu);
+	s.sync_fail_at = 2;
+	s.sync_errno = EIO;
+	pthread_mutex_unlock(&s.mu);
+	assert_int_equal(fl_area_sync(&a), FL_EIO);
+	assert_int_equal(e->sys_errno, EIO);
+	assert_null(strstr(e->msg, "write-back"));
+	assert_non_null(strstr(e->msg, "fdatasync"));
+	assert_int_equal(fl_area_sync(&a), 0);
+
+	/* An interrupted flush is tried again, and is no failure. */
+	spy_reset(&s);
+	s.sync_fail_at = 1;
+	s.sync_errno = EINTR;
+	for (unsigned i = 0; i < runs; i++)
+		assert_int_equal(fl_area_write(&a, i * MIB, chunk, MIB), 0);
+	assert_int_equal(fl_flash_linux__wait_idle(&fl), 0);
+	assert_int_equal(syncs_of(&s, NULL, 0), 2);
+	assert_int_equal(fl_area_sync(&a), 0);
+	fl_flash_linux_close(&fl);
+}
+
 static void test_flash_file__reads_are_flagged_cached(void **state)
 {
 	struct fl_flash fl;
@@ -637,6 +781,10 @@ int main(void)
 			test_flash_file__thread_failure_is_reported_later),
 		cmocka_unit_test(
 			test_flash_file__write_back_starts_every_few_mib),
+		cmocka_unit_test(
+			test_flash_file__write_back_is_flushed_every_few_mib),
+		cmocka_unit_test(
+			test_flash_file__failed_flush_fails_the_next_sync),
 		cmocka_unit_test(test_flash_file__reads_are_flagged_cached),
 	};
 

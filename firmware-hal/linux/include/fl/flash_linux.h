@@ -7,11 +7,12 @@
  * the erased value (written out lazily, see flash_file.c) and the geometry
  * is the caller's (by default 4 KiB erase unit, 1-byte writes, 0xFF); its
  * reads come from the page cache (FL_FLASH_READS_CACHED), and it starts
- * the write-back of what it writes early, so that a sync waits for little. The
- * MTD backend takes its geometry from the kernel (MEMGETINFO) and erases with
- * MEMERASE; it refuses NAND, whose bad blocks it does not handle. Both reach
- * the kernel through a small table of system calls (struct fl_flash_linux_sys)
- * so that tests can substitute a fake device and make every call fail.
+ * the write-back of what it writes early and flushes it every few MiB, so
+ * that a sync waits for little. The MTD backend takes its geometry from
+ * the kernel (MEMGETINFO) and erases with MEMERASE; it refuses NAND, whose
+ * bad blocks it does not handle. Both reach the kernel through a small
+ * table of system calls (struct fl_flash_linux_sys) so that tests can
+ * substitute a fake device and make every call fail.
  *
  * Errors: open fails with a negative FL_E* code and describes why, naming
  * the path and the system's message, in a caller-owned struct
@@ -39,7 +40,9 @@ struct fl_flash_linux_diag {
  * the same name: it returns -1 and sets errno on failure. ctx is passed
  * back unchanged; it is for fakes. fstat reports only the file type bits
  * (S_IFMT of st_mode) and st_size. Offsets are 64-bit whatever the size of
- * off_t. A table must outlive every device opened with it.
+ * off_t. A table must outlive every device opened with it, and allow two
+ * calls at once: a file device's write-back thread may write while its
+ * flusher calls fdatasync.
  * sync_file_range may be NULL (the write-back then starts at sync only);
  * its failure is ignored: it is a hint, and sync reports what matters.
  */
@@ -84,10 +87,12 @@ const struct fl_flash_linux_sys *fl_flash_linux_sys_default(void);
  * On success *out is a device whose state is owned by the caller: release
  * it with fl_flash_linux_close(). On failure *out is left closed. diag may
  * be NULL. The device has a thread of its own that writes what was
- * written to it in runs of 1 MiB while the caller goes on (flash_file.c,
+ * written to it in runs of 1 MiB while the caller goes on, and another
+ * that makes those writes durable (fdatasync) every 4 MiB (flash_file.c,
  * "the write-back thread"): a failure of such a write is reported by a
- * later call on the device, and close() stops the thread. Not for use from
- * more than one thread at a time.
+ * later call on the device, a failure of such a fdatasync by the next
+ * sync, and close() stops both threads. Not for use from more than one
+ * thread at a time.
  *
  * Returns 0, FL_EINVAL (NULL argument, bad geometry, a directory or another
  * kind of file, create_size with a block device), FL_ENOENT (no such path
