@@ -1,18 +1,28 @@
 /*
  * bench_fleetd_watch.c -- the stopwatch of bench/bench_fleetd_rollback.sh:
- * a plain libmosquitto subscriber on every device's `cmd` and `status`
- * (docs/protocol.md) that notes, in its own monotonic milliseconds, when
- * each rollback command went by and when its device first answered it.
+ * a plain libmosquitto subscriber on every device's `status` (and, with
+ * `cmds`, `cmd`; docs/protocol.md) that notes, in its own monotonic
+ * milliseconds, when each device first reported on each job (for a
+ * rollback job: when it took the command) and, with `cmds`, when each
+ * rollback command went by.
  *
- *   bench_fleetd_watch PORT OUT
+ *   bench_fleetd_watch PORT OUT [cmds]
+ *
+ * Without `cmds` the broker copies only the devices' statuses to the
+ * watcher, not every command too: the stopwatch then adds less to the
+ * broker's work it measures. Which jobs are rollbacks is then read from
+ * fleetd's event log by the bench.
  *
  * Until SIGTERM or SIGINT; then writes OUT, one line per event:
  *   F MS DEVICE JOB RESULT   a final status other than success of a job
  *                            that is not a rollback seen here (a device
  *                            that failed its update: the gate's input)
- *   C MS DEVICE JOB          a rollback command (the first time seen)
- *   A MS DEVICE JOB          the first status of that rollback job: the
- *                            device took it (its acknowledgement)
+ *   S MS DEVICE JOB          the first status of a job of a device
+ *   C MS DEVICE JOB          with `cmds`: a rollback command (the first
+ *                            time seen)
+ *   A MS DEVICE JOB          with `cmds`: the first status of that
+ *                            rollback job: the device took it (its
+ *                            acknowledgement)
  * Subscribed at QoS 1 with 1000 messages in flight (as fleetd is), so the
  * broker drops nothing; it reads as fleetd does (mqtt_server.c: the socket
  * again while the kernel holds bytes). Devices: at most DEV_MAX. Exit 0,
@@ -34,13 +44,22 @@
 
 #include "fl/proto.h"
 
-#define DEV_MAX	  65536 /* a power of two */
-#define FAILS_MAX 65536
+#define DEV_MAX	   65536 /* a power of two */
+#define FAILS_MAX  65536
+#define FIRSTS_MAX 262144
 
 struct dev {
 	char id[FL_DEVICE_ID_MAX];
 	uint32_t rb_job;
+	uint32_t last_job;	/* of the last first status noted */
 	int64_t cmd_ms, ack_ms; /* -1: not yet */
+};
+
+/* A device's first status of a job. */
+struct first {
+	int64_t ms;
+	uint32_t job;
+	uint32_t dev;
 };
 
 struct fail {
@@ -55,6 +74,9 @@ static uint32_t *ix; /* open addressing: index + 1 */
 static uint32_t n_devs;
 static struct fail *fails;
 static uint32_t n_fails;
+static struct first *firsts;
+static uint32_t n_firsts;
+static bool is_watching_cmds;
 static volatile sig_atomic_t is_stopping;
 
 static int64_t now_ms(void)
@@ -96,14 +118,14 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 {
 	static char cmd[] = "fleet/v1/dev/+/cmd";
 	static char status[] = "fleet/v1/dev/+/status";
-	char *subs[2] = {cmd, status};
+	char *subs[2] = {status, cmd};
 
 	(void)obj;
 	(void)flags;
 	(void)props;
 	if (rc == 0)
-		(void)mosquitto_subscribe_multiple(m, NULL, 2, subs, 1, 0,
-						   NULL);
+		(void)mosquitto_subscribe_multiple(
+			m, NULL, is_watching_cmds ? 2 : 1, subs, 1, 0, NULL);
 }
 
 static void on_message(struct mosquitto *m, void *obj,
@@ -140,6 +162,17 @@ static void on_message(struct mosquitto *m, void *obj,
 		if (fl_proto_decode_status(&st, msg->payload,
 					   (size_t)msg->payloadlen, &diag) != 0)
 			return;
+		/* A device reports on one job at a time (a superseded one
+		 * once more at most): a job not the last noted is new. */
+		if (st.job != 0 && st.job != d->last_job &&
+		    n_firsts < FIRSTS_MAX) {
+			struct first *f = &firsts[n_firsts++];
+
+			f->ms = t;
+			f->job = st.job;
+			f->dev = (uint32_t)(d - devs);
+			d->last_job = st.job;
+		}
 		if (st.job == d->rb_job) {
 			if (d->ack_ms < 0)
 				d->ack_ms = t;
@@ -168,14 +201,17 @@ int main(int argc, char **argv)
 	FILE *out;
 	int64_t t;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PORT OUT\n", argv[0]);
+	if ((argc != 3 && argc != 4) ||
+	    (argc == 4 && strcmp(argv[3], "cmds") != 0)) {
+		fprintf(stderr, "usage: %s PORT OUT [cmds]\n", argv[0]);
 		return 2;
 	}
 	devs = calloc(DEV_MAX / 2, sizeof(*devs));
 	ix = calloc(DEV_MAX, sizeof(*ix));
 	fails = calloc(FAILS_MAX, sizeof(*fails));
-	if (devs == NULL || ix == NULL || fails == NULL)
+	firsts = calloc(FIRSTS_MAX, sizeof(*firsts));
+	is_watching_cmds = argc == 4;
+	if (devs == NULL || ix == NULL || fails == NULL || firsts == NULL)
 		return 1;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -233,6 +269,9 @@ int main(int argc, char **argv)
 		fprintf(out, "F %lld %s %u %s\n", (long long)fails[i].ms,
 			devs[fails[i].dev].id, (unsigned)fails[i].job,
 			fl_result_name(fails[i].result));
+	for (uint32_t i = 0; i < n_firsts; i++)
+		fprintf(out, "S %lld %s %u\n", (long long)firsts[i].ms,
+			devs[firsts[i].dev].id, (unsigned)firsts[i].job);
 	for (uint32_t i = 0; i < n_devs; i++) {
 		const struct dev *d = &devs[i];
 
