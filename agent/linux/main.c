@@ -644,6 +644,12 @@ int main(int argc, char **argv)
 		say(FL_LOG_ERROR, "cannot initialise libmosquitto or libcurl");
 		return 1;
 	}
+	/* Now, not at the first offer: OpenSSL's first P-256 verification
+	 * costs milliseconds. A failure here would refuse every manifest
+	 * too, and the first offer says so again. */
+	if (fl_crypto_openssl_warm_up() != 0)
+		say(FL_LOG_WARN, "crypto: the P-256 known answer does not "
+				 "verify: manifests will be refused");
 	if (open_flash(&app) == 0 && provision(&app) == 0 &&
 	    open_boot(&app) == 0) {
 		int orc = fl_slots_open(&app.slots, &app.scfg);

@@ -458,6 +458,17 @@ static void test_openssl__failure_leaves_error_queue_empty(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
+/* The daemon's warm-up is a known-answer check, true every time, and
+ * leaves nothing in OpenSSL's error queue. */
+static void test_openssl__warm_up_checks_a_known_answer(void **state)
+{
+	(void)state;
+	ERR_clear_error();
+	assert_int_equal(fl_crypto_openssl_warm_up(), 0);
+	assert_int_equal(fl_crypto_openssl_warm_up(), 0);
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
 static int run_port(const char *group, struct port *p)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_openssl__sha256_does_not_allocate),
 		cmocka_unit_test(
 			test_openssl__failure_leaves_error_queue_empty),
+		cmocka_unit_test(test_openssl__warm_up_checks_a_known_answer),
 	};
 	struct port openssl = {&fl_crypto_openssl};
 	struct port mbedtls = {&fl_crypto_mbedtls};

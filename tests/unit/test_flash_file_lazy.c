@@ -77,6 +77,8 @@ struct spy {
 	int sync_errno;		      /* of the failure at sync_fail_at */
 	char log[64];		      /* 'w' per write, 's' per fdatasync */
 	size_t log_len;
+	pthread_t caller;	 /* the test's own thread */
+	unsigned thread_pwrites; /* writes made by another thread */
 };
 
 static void note(struct spy *s, char c)
@@ -143,6 +145,11 @@ static ssize_t s_pwrite(void *ctx, int fd, const void *buf, size_t len,
 	n = s->real->pwrite(s->real->ctx, fd, buf, len, off);
 	if (n > 0)
 		s->bytes_written += (uint64_t)n;
+	if (!pthread_equal(pthread_self(), s->caller)) {
+		pthread_mutex_lock(&s->mu);
+		s->thread_pwrites++;
+		pthread_mutex_unlock(&s->mu);
+	}
 	note(s, 'w');
 	return n;
 }
@@ -188,6 +195,7 @@ static void spy_init(struct spy *s)
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(pthread_mutex_init(&s->mu, NULL), 0);
 	s->real = fl_flash_linux_sys_default();
+	s->caller = pthread_self();
 	s->sys.version = FL_FLASH_LINUX_SYS_VERSION;
 	s->sys.ctx = s;
 	s->sys.open = s_open;
@@ -205,6 +213,7 @@ static void spy_reset(struct spy *s)
 	s->bytes_written = 0;
 	s->pwrites = 0;
 	pthread_mutex_lock(&s->mu);
+	s->thread_pwrites = 0;
 	s->syncs = 0;
 	s->sync_fail_at = 0;
 	s->log_len = 0;
@@ -388,6 +397,31 @@ static void test_flash_file__sync_writes_out_before_syncing(void **state)
 	spy_reset(&s);
 	assert_int_equal(fl_area_sync(&a), 0);
 	assert_string_equal(s.log, "s");
+	fl_flash_linux_close(&fl);
+}
+
+/* A slot record: a unit erased, a few bytes written at its start, synced.
+ * The sync writes them itself, and the rest of the unit: the thread, a
+ * hand-over away, is not woken for it. */
+static void test_flash_file__sync_writes_a_small_run_itself(void **state)
+{
+	uint8_t pat[144], buf[UNIT];
+	struct fl_flash fl;
+	struct fl_area a;
+	struct spy s;
+	char p[512];
+
+	(void)state;
+	open_dev(&fl, &a, &s, p, sizeof(p), 4);
+	fill_pattern(pat, sizeof(pat), 9);
+	assert_int_equal(fl_area_erase(&a, 2 * UNIT, UNIT), 0);
+	assert_int_equal(fl_area_write(&a, 2 * UNIT, pat, sizeof(pat)), 0);
+	assert_int_equal(fl_area_sync(&a), 0);
+	assert_string_equal(s.log, "wws"); /* the bytes, the erase, the sync */
+	assert_int_equal(s.thread_pwrites, 0);
+	file_bytes(p, 2 * UNIT, buf, sizeof(buf));
+	assert_memory_equal(buf, pat, sizeof(pat));
+	assert_true(all_equal(buf + sizeof(pat), UNIT - sizeof(pat), 0xFF));
 	fl_flash_linux_close(&fl);
 }
 
@@ -771,6 +805,8 @@ int main(void)
 			test_flash_file__rest_of_a_partly_written_unit_is_erased),
 		cmocka_unit_test(
 			test_flash_file__sync_writes_out_before_syncing),
+		cmocka_unit_test(
+			test_flash_file__sync_writes_a_small_run_itself),
 		cmocka_unit_test(
 			test_flash_file__writes_and_erases_keep_their_order),
 		cmocka_unit_test(

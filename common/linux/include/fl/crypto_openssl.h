@@ -13,4 +13,14 @@
 
 extern const struct fl_crypto_ops fl_crypto_openssl;
 
+/*
+ * Makes OpenSSL ready for P-256 verification (its first one in a process
+ * costs milliseconds, later ones about 0.1 ms) by checking a known answer:
+ * a daemon calls it at its start so that its first offer does not pay
+ * that. Returns 0; FL_EVERIFY if the known signature does not verify (the
+ * port is broken: no manifest would verify either); FL_ECRYPTO if OpenSSL
+ * fails.
+ */
+int fl_crypto_openssl_warm_up(void);
+
 #endif
