@@ -5,7 +5,7 @@
 if(TARGET fleet-agent AND FL_BUILD_TESTS)
   find_program(FL_BENCH_MOSQUITTO mosquitto PATHS /usr/sbin /usr/local/sbin)
   add_custom_target(run_bench_download
-    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/bench_download.sh
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench_download.sh
             $<TARGET_FILE:fleet-agent> $<TARGET_FILE:fleet-manifest>
             $<TARGET_FILE:http_range_server> $<TARGET_FILE:free_port>
             ${FL_BENCH_MOSQUITTO} 64
