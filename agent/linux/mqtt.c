@@ -473,7 +473,14 @@ static void on_fd(void *ctx, int fd, uint32_t events)
 
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 		(void)mosquitto_loop_read(d->mosq, READ_PACKETS);
-	if ((events & EPOLLOUT) && mosquitto_socket(d->mosq) == fd)
+	/* What the callbacks of that read queued (the acknowledgement of a
+	 * command, the agent's answer) goes out now, while the socket that
+	 * just had bytes to read can very likely take them: not after two
+	 * epoll_ctl calls and another wake-up for EPOLLOUT (a fleet of
+	 * simulated devices spends its time in such system calls). What the
+	 * socket does not take stays queued; sync_io then asks for EPOLLOUT. */
+	if ((events & (EPOLLOUT | EPOLLIN)) &&
+	    mosquitto_socket(d->mosq) == fd && mosquitto_want_write(d->mosq))
 		(void)mosquitto_loop_write(d->mosq, READ_PACKETS);
 	/* A socket in error that libmosquitto keeps: during a TLS handshake
 	 * (a connect refused or reset) libmosquitto 2.0 takes the error for
