@@ -346,7 +346,12 @@ static void on_fd(void *ctx, int fd, uint32_t events)
 				break;
 		}
 	}
-	if ((events & EPOLLOUT) && mosquitto_socket(s->mosq) == fd)
+	/* What the reads queued (the acknowledgements of the statuses just
+	 * read) goes out at once while the socket can very likely take it,
+	 * not after two epoll_ctl calls and a wake-up for EPOLLOUT; what it
+	 * does not take stays queued and sync_io asks for EPOLLOUT. */
+	if ((events & (EPOLLOUT | EPOLLIN)) &&
+	    mosquitto_socket(s->mosq) == fd && mosquitto_want_write(s->mosq))
 		(void)mosquitto_loop_write(s->mosq, WRITE_PACKETS);
 	/* A socket in error that libmosquitto keeps: during a TLS handshake
 	 * (a connect refused or reset) libmosquitto 2.0 takes the error for
