@@ -86,6 +86,7 @@
 #define URL_MAX		  (FLD_URL_MAX + 64)
 #define CRL_POLL_MS	  1000u
 #define CRL_CHECK_MS	  (24u * 3600u * 1000u)
+#define PUB_RENEW_DAYS	  30 /* a publisher certificate made again */
 
 static int log_max = FL_LOG_INFO;
 
@@ -461,8 +462,12 @@ static bool is_file(const char *path)
  * A client certificate for each MQTT publisher (mqtt_server.h): a broker
  * that takes the client id from the certificate (the embedded one) would
  * otherwise see one client id on every connection and let each take over
- * the last. Made once, by the fleet CA, CN fl_broker_pub_cn(); a pair
- * half written by a crash is made again.
+ * the last. Made by the fleet CA, CN fl_broker_pub_cn(); checked at every
+ * start and made again (they are fleetd's own, nobody else holds them)
+ * when half written by a crash, not a pair, issued by another CA (after
+ * `fleetd pki init --force`), named otherwise (another host name), or
+ * expiring within PUB_RENEW_DAYS: the broker would refuse such a
+ * publisher at every connection.
  */
 static int publisher_certs(struct app *a)
 {
@@ -495,12 +500,31 @@ static int publisher_certs(struct app *a)
 			rc = FL_EINVAL;
 			break;
 		}
-		if (is_file(a->pub_key[i]) && is_file(a->pub_crt[i]))
-			continue;
 		if (ca == NULL)
 			rc = fld_pki_ca_load(&ca, &a->pki, &diag);
-		if (rc == 0)
-			rc = fld_pki_issue(ca, &r, &diag);
+		if (rc != 0) {
+			say(FL_LOG_ERROR, "pki: %s", diag.msg);
+			break;
+		}
+		if (is_file(a->pub_key[i]) && is_file(a->pub_crt[i])) {
+			char had[FLD_PKI_CN_MAX];
+			int days = 0;
+			int crc = fld_pki_check_pair(
+				ca, a->pub_key[i], a->pub_crt[i],
+				"fleetd does it now", &days, had, sizeof(had),
+				&diag);
+
+			if (crc == 0 && strcmp(had, cn) == 0 &&
+			    days >= PUB_RENEW_DAYS)
+				continue;
+			say(FL_LOG_INFO,
+			    "pki: publisher certificate %s: %s: made again",
+			    a->pub_crt[i],
+			    crc != 0		   ? diag.msg
+			    : strcmp(had, cn) != 0 ? "another name"
+						   : "expires soon");
+		}
+		rc = fld_pki_issue(ca, &r, &diag);
 		if (rc == 0)
 			say(FL_LOG_INFO, "pki: publisher certificate %s (%s)",
 			    a->pub_crt[i], cn);

@@ -735,6 +735,17 @@ static int check_pair(const struct fld_pki_ca *ca, const char *key_path,
 	return rc;
 }
 
+int fld_pki_check_pair(const struct fld_pki_ca *ca, const char *key_path,
+		       const char *crt_path, const char *fix, int *days_left,
+		       char *cn, size_t cap, struct fld_pki_diag *diag)
+{
+	if (ca == NULL || key_path == NULL || crt_path == NULL || fix == NULL ||
+	    (cn != NULL && cap == 0))
+		return fail(diag, FL_EINVAL, "no CA or no path to check");
+	return check_pair(ca, key_path, crt_path, fix, days_left, cn, cap,
+			  diag);
+}
+
 /* fleetd@HOST, with HOST cut to what a CN may hold. */
 static void client_cn(char *cn, size_t cap)
 {

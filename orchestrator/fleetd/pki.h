@@ -125,6 +125,18 @@ struct fld_pki_req {
 int fld_pki_issue(const struct fld_pki_ca *ca, const struct fld_pki_req *req,
 		  struct fld_pki_diag *diag);
 
+/*
+ * Checks a pair fld_pki_issue wrote: the key belongs to the certificate,
+ * ca issued it, it has not expired. *days_left (may be NULL) gets the
+ * whole days before it expires; cn (may be NULL) its common name, cap
+ * bytes. Returns 0; FL_ESTATE (not a pair, another CA's, expired: *diag
+ * says which and, from fix, how to mend it), FL_ECORRUPT, or an error of
+ * reading either file.
+ */
+int fld_pki_check_pair(const struct fld_pki_ca *ca, const char *key_path,
+		       const char *crt_path, const char *fix, int *days_left,
+		       char *cn, size_t cap, struct fld_pki_diag *diag);
+
 /* ---- revocation ----------------------------------------------------------
  *
  * The CRL (crl.pem) lists the serials of revoked certificates; the broker

@@ -67,7 +67,8 @@
  *             serial change nothing; a CRL near its next update is
  *             re-signed (running: without a broker restart; and at
  *             start); a revocation made while fleetd is stopped holds at
- *             its next start, and a device issued again connects.
+ *             its next start, and a device issued again connects; a
+ *             publisher certificate not its key's is made again at start.
  *
  * fleetd runs with TLS as it does by default: the helpers trust its CA
  * (DATA/pki/ca.crt: curl, fleetctl through FLEET_CA), fleet-sim connects
@@ -3015,8 +3016,22 @@ static void test_fleetd__revoke(void **state)
 	assert_int_equal(pki("revoke", "rv-2", NULL), 0);
 	issue("device", "rv-1", fd_.data);
 	assert_int_equal(pki("crl", "--days", "1"), 0);
+	/* A publisher's certificate that is not its key's (and names
+	 * another publisher): made again at the start, the others kept. */
+	{
+		char p0[PATH_LEN + 32], p1[PATH_LEN + 32];
+		char cmd[3 * PATH_LEN];
+
+		snprintf(p0, sizeof(p0), "%s/pki/fleetd-p0.crt", fd_.data);
+		snprintf(p1, sizeof(p1), "%s/pki/fleetd-p1.crt", fd_.data);
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", p1, p0);
+		assert_int_equal(system(cmd), 0);
+	}
 	fleetd_start(&fd_);
 	assert_int_equal(log_count(" re-signed: 2 revoked"), 1);
+	assert_int_equal(log_count("fleetd-p0.crt: "), 1);
+	assert_int_equal(log_count("does not belong"), 1);
+	assert_int_equal(log_count(": made again"), 1);
 	crl_valid_for(29);
 	assert_false(peer_open(&x, "rv-2", "rv-2", fd_.ca));
 	peer_close(&x);

@@ -10,7 +10,8 @@
  * is refused with where and what; a torn last line of the index is
  * ignored and cut off by the next append; a CRL near its next update is
  * re-signed with the same serials, and a lapsed one, which makes OpenSSL
- * refuse every client, is re-signed by the same check.
+ * refuse every client, is re-signed by the same check; a key and
+ * certificate pair is checked against the CA.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -529,6 +530,58 @@ static void test_pki__new_ca_starts_empty(void **state)
 	assert_int_equal(revoke_id("dev-1", &res, &d), FL_ENOENT);
 }
 
+/* fld_pki_check_pair: an issued pair passes with its name and days left;
+ * a key of another pair, a certificate of another CA and a missing file
+ * are refused with what is wrong. */
+static void test_pki__check_pair(void **state)
+{
+	char key[FLD_PKI_PATH_MAX], crt[FLD_PKI_PATH_MAX];
+	char key2[FLD_PKI_PATH_MAX], other[FLD_PKI_PATH_MAX];
+	char cn[FLD_PKI_CN_MAX];
+	struct fld_pki_diag d = {{0}};
+	struct fld_pki_paths p2;
+	struct fld_pki_state st2;
+	struct fld_pki_ca *ca2 = NULL;
+	int days = -1;
+
+	(void)state;
+	issue("pair-a");
+	issue("pair-b");
+	snprintf(key, sizeof(key), "%s/pair-a.key", fx.out);
+	snprintf(crt, sizeof(crt), "%s/pair-a.crt", fx.out);
+	snprintf(key2, sizeof(key2), "%s/pair-b.key", fx.out);
+	assert_int_equal(fld_pki_check_pair(fx.ca, key, crt, "fix", &days, cn,
+					    sizeof(cn), &d),
+			 0);
+	assert_string_equal(cn, "pair-a");
+	assert_true(days >= 29 && days <= 30);
+	assert_int_equal(
+		fld_pki_check_pair(fx.ca, key2, crt, "fix", NULL, NULL, 0, &d),
+		FL_ESTATE);
+	assert_non_null(strstr(d.msg, "does not belong"));
+	/* another fleet CA: its certificate is not this one's */
+	snprintf(other, sizeof(other), "%s/data2", fx.dir);
+	assert_int_equal(mkdir(other, 0700), 0);
+	assert_int_equal(fld_pki_paths(&p2, other), 0);
+	assert_int_equal(fld_pki_ensure(&p2, &st2, &d), 0);
+	assert_int_equal(fld_pki_ca_load(&ca2, &p2, &d), 0);
+	assert_int_equal(
+		fld_pki_check_pair(ca2, key, crt, "fix", NULL, NULL, 0, &d),
+		FL_ESTATE);
+	assert_non_null(strstr(d.msg, "not issued by the fleet CA"));
+	assert_int_equal(fld_pki_check_pair(ca2, p2.cli_key, p2.cli_crt, "fix",
+					    NULL, NULL, 0, &d),
+			 0);
+	fld_pki_ca_free(ca2);
+	snprintf(other, sizeof(other), "%s/none.crt", fx.out);
+	assert_int_not_equal(
+		fld_pki_check_pair(fx.ca, key, other, "fix", NULL, NULL, 0, &d),
+		0);
+	assert_int_equal(
+		fld_pki_check_pair(NULL, key, crt, "fix", NULL, NULL, 0, &d),
+		FL_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +601,8 @@ int main(void)
 			test_pki__crl_near_lapse_resigned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pki__new_ca_starts_empty,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pki__check_pair, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
