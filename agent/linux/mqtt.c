@@ -12,7 +12,9 @@
  *
  * A session goes IDLE -> CONNECTING (CONNECT sent or TCP pending) ->
  * CONNACKED (cmd subscription sent) -> READY (SUBACK: presence online,
- * then fl_agent_on_connect publishes reported and the owed status). Any
+ * then fl_agent_on_connect publishes reported and the owed status; at
+ * once when the CONNACK says the broker kept the session, which holds
+ * the subscription). Any
  * loss of the socket -- on_disconnect, a failed read or write, a refused
  * CONNACK, a keep-alive timeout -- goes through lost(), which tells the
  * agent and arms the reconnect timer: 1 s doubling to 5 min, each delay
@@ -501,6 +503,20 @@ static void on_fd(void *ctx, int fd, uint32_t events)
 
 /* ---- libmosquitto callbacks ---------------------------------------------- */
 
+/* Subscribed (or the session kept the subscription): presence online,
+ * then the agent's own messages. */
+static void ready(struct fl_mqtt_dev *d)
+{
+	size_t len = 0;
+
+	d->state = ST_READY;
+	d->stats.is_connected = true;
+	if (presence(d, true, d->n_conn, d->buf, &len) == 0)
+		(void)publish_raw(d, FL_TOPIC_PRESENCE, d->buf, len, 1, true);
+	if (d->agent != NULL)
+		(void)fl_agent_on_connect(d->agent);
+}
+
 static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 		       const mosquitto_property *props)
 {
@@ -524,6 +540,14 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 		      "mqtt: connected to %s:%u (conn %u, session %s)", d->host,
 		      (unsigned)d->port, (unsigned)d->n_conn,
 		      (flags & 1) ? "resumed" : "new");
+	if (flags & 1) {
+		/* Session Present: the broker kept the session, and with it
+		 * the subscription to cmd (MQTT 5, 3.2.2.1.1): subscribing
+		 * again would cost the broker and a round trip at every
+		 * reconnection of every device (a fleet rebooting at once). */
+		ready(d);
+		return;
+	}
 	rc = mosquitto_subscribe_v5(d->mosq, &d->sub_mid,
 				    d->topic[FL_TOPIC_CMD], 1, 0, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
@@ -537,7 +561,6 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n_qos,
 			 const int *granted, const mosquitto_property *props)
 {
 	struct fl_mqtt_dev *d = obj;
-	size_t len = 0;
 
 	(void)m;
 	(void)props;
@@ -547,12 +570,7 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n_qos,
 		fl_linux__log(FL_LOG_ERROR, d->id,
 			      "mqtt: the broker refused the subscription to %s",
 			      d->topic[FL_TOPIC_CMD]);
-	d->state = ST_READY;
-	d->stats.is_connected = true;
-	if (presence(d, true, d->n_conn, d->buf, &len) == 0)
-		(void)publish_raw(d, FL_TOPIC_PRESENCE, d->buf, len, 1, true);
-	if (d->agent != NULL)
-		(void)fl_agent_on_connect(d->agent);
+	ready(d);
 }
 
 static void on_message(struct mosquitto *m, void *obj,
